@@ -1,0 +1,125 @@
+import { logs as apiLogs, metrics, trace, type Meter } from '@opentelemetry/api';
+import { logs as legacyLogs } from '@opentelemetry/api-logs';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { HostMetrics } from '@opentelemetry/host-metrics';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { WinstonInstrumentation } from '@opentelemetry/instrumentation-winston';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
+import { AggregationType } from '@opentelemetry/sdk-metrics';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { HTTP_DURATION_BUCKETS_SECONDS, UNOBSERVED_PATHS } from './telemetry.constants.js';
+import { reportExportFailuresOnce } from './export-failure.reporter.js';
+
+/**
+ * What a test may replace. Production passes nothing: exporters, sampler and resource then come
+ * from the standard OTEL_* variables only (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+ * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, ...).
+ */
+export interface TelemetryOverrides {
+  spanProcessors?: SpanProcessor[];
+  logRecordProcessors?: LogRecordProcessor[];
+  /** Extra readers beside the Prometheus exporter that serves /metrics. */
+  metricReaders?: IMetricReader[];
+}
+
+export interface Telemetry {
+  /** Serves the Prometheus exposition; the app mounts it on its own port at /metrics. */
+  readonly prometheus: PrometheusExporter;
+  readonly meter: Meter;
+  /** Flushes pending spans, log records and metrics, then stops the SDK. Safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+export const TELEMETRY_SCOPE = 'dice-api';
+
+let active: Telemetry | undefined;
+
+/**
+ * Starts the OpenTelemetry SDK. It must run before Nest, Fastify and winston are loaded (the app's
+ * instrumentation module is loaded with `node --import`), so that the instrumentations see them.
+ */
+export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
+  if (active) return active;
+
+  // The app serves /metrics itself (the reference architecture scrapes the app's own port), so
+  // the exporter must not open its own server on 9464.
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const views: ViewOptions[] = [
+    {
+      instrumentName: 'http.server.request.duration',
+      aggregation: {
+        type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM,
+        options: { boundaries: [...HTTP_DURATION_BUCKETS_SECONDS] },
+      },
+    },
+  ];
+
+  const sdk = new NodeSDK({
+    metricReaders: [prometheus, ...(overrides.metricReaders ?? [])],
+    views,
+    spanProcessors: overrides.spanProcessors,
+    logRecordProcessors: overrides.logRecordProcessors,
+    instrumentations: [
+      new HttpInstrumentation({
+        // Scrapes and probes every few seconds would drown the traces users care about.
+        ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has(pathOf(request.url)),
+        // The OTLP exporters' own requests must not be traced (a trace per export, forever).
+        ignoreOutgoingRequestHook: () => true,
+      }),
+      // Sets http.route on the SERVER span and on http.server.request.duration through Fastify's
+      // diagnostics channel: no ESM loader hook is needed (see docs/adr/0001-http-adapter.md).
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        ignorePaths: (route) => UNOBSERVED_PATHS.has(route.url ?? ''),
+      }),
+      new WinstonInstrumentation(),
+      // Event-loop delay and utilisation: the saturation signal of a single-threaded server.
+      new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 }),
+    ],
+  });
+  sdk.start();
+
+  // @opentelemetry/winston-transport 0.34 still looks the logger provider up on the
+  // @opentelemetry/api-logs global, while sdk-node 0.301 registers it on @opentelemetry/api.
+  // Without this bridge every winston record is silently dropped from OTLP. It has to happen before
+  // the first winston logger is created, because the transport resolves its logger once.
+  legacyLogs.setGlobalLoggerProvider(apiLogs.getLoggerProvider() as never);
+
+  reportExportFailuresOnce();
+
+  // CPU time and RSS of this process, per replica. Host-wide metrics are node-exporter's job.
+  new HostMetrics({ name: TELEMETRY_SCOPE, metricGroups: ['process.cpu', 'process.memory'] }).start();
+
+  const meter = metrics.getMeter(TELEMETRY_SCOPE);
+  let stopping: Promise<void> | undefined;
+  active = {
+    prometheus,
+    meter,
+    shutdown: () => (stopping ??= sdk.shutdown()),
+  };
+  return active;
+}
+
+/** The running telemetry; throws if the app was started without its instrumentation module. */
+export function getTelemetry(): Telemetry {
+  if (!active) {
+    throw new Error(
+      'OpenTelemetry is not started: run the app with `node --import ./dist/apps/dice-api/instrumentation.js` (see `npm start`).',
+    );
+  }
+  return active;
+}
+
+export function getTracer() {
+  return trace.getTracer(TELEMETRY_SCOPE);
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
