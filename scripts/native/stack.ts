@@ -1,0 +1,386 @@
+// The native stack: the same config files as docker-compose.yml, run against real binaries built
+// from source (scripts/native/build-backends.sh), for machines without a Docker engine (tests,
+// CI). `npm run stack` starts it and prints where to look; the e2e tests start it too.
+//
+// Host names and ports are the compose ones, so configs do not fork: every service gets its own
+// loopback address, and every process runs in a private mount namespace where /etc/hosts maps
+// the compose service names to those addresses (unshare + bind mount; needs root, as CI is).
+// Tempo, Loki, Grafana and cAdvisor do not run natively (see README); their names point at
+// addresses where nothing listens.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Loopback address of each compose service name. */
+export const HOSTS = {
+  'load-balancer': '127.0.1.1',
+  'dice-api-1': '127.0.1.11',
+  'dice-api-2': '127.0.1.12',
+  'otel-collector': '127.0.1.20',
+  prometheus: '127.0.1.30',
+  alertmanager: '127.0.1.31',
+  'node-exporter': '127.0.1.32',
+  'alert-webhook': '127.0.1.33',
+  tempo: '127.0.1.40',
+  loki: '127.0.1.41',
+  grafana: '127.0.1.42',
+  cadvisor: '127.0.1.43',
+  traffic: '127.0.1.50',
+} as const;
+export type Host = keyof typeof HOSTS;
+
+export const NOT_NATIVE = {
+  tempo: 'Tempo is AGPL-licensed and may not be built here; compose runs it',
+  loki: 'Loki is AGPL-licensed and may not be built here; compose runs it',
+  grafana: 'Grafana is AGPL-licensed and may not be built here; compose runs it',
+  cadvisor: 'cAdvisor needs a Docker engine; compose runs it',
+} as const;
+
+export interface StackOptions {
+  /** Run the traffic generator (scripts/traffic) as compose does. */
+  traffic?: boolean;
+  /** Where data and logs go; wiped at start. */
+  runDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface Endpoints {
+  loadBalancer: string;
+  loadBalancerMetrics: string;
+  replicas: { name: string; url: string; admin: string }[];
+  prometheus: string;
+  alertmanager: string;
+  collectorHealth: string;
+  collectorMetrics: string;
+  nodeExporter: string;
+  /** Where Alertmanager delivers notifications (the tests listen there). */
+  alertWebhook: { host: string; port: number };
+}
+
+export interface Stack {
+  endpoints: Endpoints;
+  runDir: string;
+  logOf(service: string): string;
+  /** Sends a signal to one service (e.g. SIGTERM a replica, SIGSTOP the collector). */
+  signal(service: string, signal: NodeJS.Signals): void;
+  /** Starts a stopped service again with the same command. */
+  restart(service: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface ServiceSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  ready: string;
+}
+
+const readEnvFile = (): Record<string, string> =>
+  Object.fromEntries(
+    readFileSync(join(ROOT, '.env'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#') && line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+
+export const endpoints: Endpoints = {
+  loadBalancer: `http://${HOSTS['load-balancer']}:80`,
+  loadBalancerMetrics: `http://${HOSTS['load-balancer']}:8405/metrics`,
+  replicas: (['dice-api-1', 'dice-api-2'] as const).map((name) => ({
+    name,
+    url: `http://${HOSTS[name]}:8000`,
+    admin: `http://${HOSTS[name]}:9000`,
+  })),
+  prometheus: `http://${HOSTS.prometheus}:9090`,
+  alertmanager: `http://${HOSTS.alertmanager}:9093`,
+  collectorHealth: `http://${HOSTS['otel-collector']}:13133/`,
+  collectorMetrics: `http://${HOSTS['otel-collector']}:8888/metrics`,
+  nodeExporter: `http://${HOSTS['node-exporter']}:9100/metrics`,
+  alertWebhook: { host: HOSTS['alert-webhook'], port: 9094 },
+};
+
+function binaries(log: (line: string) => void): Record<string, string> {
+  log('building or finding the backend binaries (scripts/native/build-backends.sh)');
+  const build = spawnSync('bash', [join(ROOT, 'scripts/native/build-backends.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (build.status !== 0) throw new Error('building the backends failed (see above); re-run scripts/native/build-backends.sh --verbose');
+  const paths = spawnSync('bash', [join(ROOT, 'scripts/native/build-backends.sh'), '--print-paths'], { encoding: 'utf8' });
+  return Object.fromEntries(paths.stdout.trim().split('\n').map((l) => l.split('=') as [string, string]));
+}
+
+function requireHaproxy(): string {
+  const expected = readEnvFile()['HAPROXY_VERSION'] ?? '';
+  const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (probe.error) throw new Error('haproxy is not installed: apt-get install -y haproxy (Debian 12 ships the version .env pins)');
+  const version = /HAProxy version (\d+\.\d+\.\d+)/.exec(probe.stdout)?.[1] ?? 'unknown';
+  if (!version.startsWith(expected)) throw new Error(`haproxy ${version} does not match HAPROXY_VERSION=${expected} in .env`);
+  return 'haproxy';
+}
+
+function services(bin: Record<string, string>, runDir: string, traffic: boolean): ServiceSpec[] {
+  const node = process.execPath;
+  const replica = (name: 'dice-api-1' | 'dice-api-2'): ServiceSpec => ({
+    name,
+    command: node,
+    args: ['--import', './dist/apps/dice-api/src/instrumentation.js', './dist/apps/dice-api/src/main.js'],
+    // The same settings as the replica's environment in docker-compose.yml.
+    env: {
+      PORT: '8000',
+      HOST: HOSTS[name],
+      ADMIN_PORT: '9000',
+      ADMIN_HOST: HOSTS[name],
+      SHUTDOWN_DRAIN_MS: '3000',
+      LOG_LEVEL: 'info',
+      OTEL_SERVICE_NAME: 'dice-api',
+      OTEL_RESOURCE_ATTRIBUTES: `service.version=1.0.0,deployment.environment.name=native,service.instance.id=${name}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_NODE_EXPERIMENTAL_SDK_METRICS: 'true',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_BSP_SCHEDULE_DELAY: '1000',
+      OTEL_BLRP_SCHEDULE_DELAY: '1000',
+    },
+    ready: `http://${HOSTS[name]}:8000/health/ready`,
+  });
+  const specs: ServiceSpec[] = [
+    {
+      name: 'node-exporter',
+      command: bin['node_exporter']!,
+      args: [`--web.listen-address=${HOSTS['node-exporter']}:9100`],
+      ready: endpoints.nodeExporter,
+    },
+    {
+      name: 'prometheus',
+      command: bin['prometheus']!,
+      args: [
+        `--config.file=${join(ROOT, 'observability/prometheus/prometheus.yml')}`,
+        `--storage.tsdb.path=${join(runDir, 'prometheus')}`,
+        `--web.listen-address=${HOSTS.prometheus}:9090`,
+        ...readFileSync(join(ROOT, 'observability/prometheus/flags.txt'), 'utf8').split('\n').filter((l) => l.startsWith('--')),
+      ],
+      ready: `${endpoints.prometheus}/-/ready`,
+    },
+    {
+      name: 'alertmanager',
+      command: bin['alertmanager']!,
+      args: [
+        `--config.file=${join(ROOT, 'observability/alertmanager/alertmanager.yml')}`,
+        `--storage.path=${join(runDir, 'alertmanager')}`,
+        `--web.listen-address=${HOSTS.alertmanager}:9093`,
+        '--cluster.listen-address=',
+      ],
+      ready: `${endpoints.alertmanager}/-/ready`,
+    },
+    {
+      name: 'otel-collector',
+      command: bin['otelcol-dice']!,
+      args: [`--config=${join(ROOT, 'otel-collector/config.yaml')}`],
+      env: { LISTEN_HOST: HOSTS['otel-collector'], OTELCOL_STORAGE_DIR: join(runDir, 'otelcol/queues') },
+      ready: endpoints.collectorHealth,
+    },
+    replica('dice-api-1'),
+    replica('dice-api-2'),
+    {
+      name: 'load-balancer',
+      command: requireHaproxy(),
+      args: ['-db', '-f', join(ROOT, 'observability/haproxy/haproxy.cfg')],
+      ready: `${endpoints.loadBalancer}/health/ready`,
+    },
+  ];
+  if (traffic) {
+    specs.push({
+      name: 'traffic',
+      command: node,
+      args: [join(ROOT, 'scripts/traffic/traffic.mjs')],
+      env: { TARGET_URL: 'http://load-balancer', TRAFFIC_RATE: readEnvFile()['TRAFFIC_RATE'] ?? '20' },
+      ready: '',
+    });
+  }
+  return specs;
+}
+
+async function waitUntilReady(url: string, name: string, child: ChildProcess, logFile: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`${name} exited with code ${child.exitCode} while starting; its log (${logFile}):\n${tail(logFile)}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${name} was not ready at ${url} after ${timeoutMs / 1000} s; its log (${logFile}):\n${tail(logFile)}`);
+}
+
+/** A stack whose runner died without stopping it (killed, crashed) is stopped before starting anew. */
+async function stopStale(runDir: string, log: (line: string) => void) {
+  const pidFile = join(runDir, 'pids');
+  if (!existsSync(pidFile)) return;
+  for (const line of readFileSync(pidFile, 'utf8').split('\n').filter(Boolean)) {
+    const [pid, name] = line.split(' ');
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      continue; // already gone
+    }
+    log(`  stopping ${name} (pid ${pid}) left running by an earlier stack`);
+    process.kill(Number(pid), 'SIGKILL');
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+}
+
+/** Fails early, naming the address, when something else already listens where a service will. */
+async function assertAddressesFree() {
+  const { createConnection } = await import('node:net');
+  const taken = async (host: string, port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host, port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+  const planned: [string, number][] = [
+    [HOSTS['load-balancer'], 80],
+    [HOSTS['load-balancer'], 8405],
+    [HOSTS['dice-api-1'], 8000],
+    [HOSTS['dice-api-2'], 8000],
+    [HOSTS['otel-collector'], 4318],
+    [HOSTS['otel-collector'], 8888],
+    [HOSTS.prometheus, 9090],
+    [HOSTS.alertmanager, 9093],
+    [HOSTS['node-exporter'], 9100],
+  ];
+  for (const [host, port] of planned) {
+    if (await taken(host, port)) {
+      throw new Error(`something already listens on ${host}:${port}; another stack or server is running there (stop it, then retry)`);
+    }
+  }
+}
+
+function tail(file: string, lines = 30): string {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const runDir = options.runDir ?? join(process.env.DICE_STACK_RUN ?? '/tmp/dice-stack-run');
+  if (process.getuid?.() !== 0) throw new Error('the native stack needs root (private mount namespaces for /etc/hosts, port 80)');
+  if (!existsSync(join(ROOT, 'dist/apps/dice-api/src/main.js'))) throw new Error('dice-api is not built: run `npm run build` first');
+
+  await stopStale(runDir, log);
+  await assertAddressesFree();
+  rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(join(runDir, 'logs'), { recursive: true });
+  const hostsFile = join(runDir, 'hosts');
+  writeFileSync(
+    hostsFile,
+    ['127.0.0.1 localhost', ...Object.entries(HOSTS).map(([name, ip]) => `${ip} ${name}`)].join('\n') + '\n',
+  );
+
+  const bin = binaries(log);
+  const specs = services(bin, runDir, options.traffic ?? false);
+  const running = new Map<string, { spec: ServiceSpec; child: ChildProcess }>();
+  const logOf = (name: string) => join(runDir, 'logs', `${name}.log`);
+
+  const launch = async (spec: ServiceSpec) => {
+    const started = Date.now();
+    const out = createWriteStream(logOf(spec.name), { flags: 'a' });
+    // unshare execs the service itself (no --fork), so signals reach it directly.
+    const child = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" /etc/hosts && exec "$@"`, hostsFile, spec.command, ...spec.args],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.pipe(out, { end: false });
+    child.stderr!.pipe(out, { end: false });
+    running.set(spec.name, { spec, child });
+    writeFileSync(join(runDir, 'pids'), [...running.values()].map((r) => `${r.child.pid} ${r.spec.name}`).join('\n'));
+    if (spec.ready) await waitUntilReady(spec.ready, spec.name, child, logOf(spec.name));
+    log(`  ${spec.name.padEnd(15)} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+
+  const stopOne = async (name: string, timeoutMs = 15_000) => {
+    const entry = running.get(name);
+    if (!entry || entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => entry.child.once('exit', () => resolve()));
+    entry.child.kill('SIGCONT');
+    entry.child.kill('SIGTERM');
+    const timer = setTimeout(() => entry.child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const stack: Stack = {
+    endpoints,
+    runDir,
+    logOf,
+    signal: (name, signal) => {
+      const entry = running.get(name);
+      if (!entry) throw new Error(`no service ${name}`);
+      entry.child.kill(signal);
+    },
+    restart: async (name) => {
+      const entry = running.get(name);
+      if (!entry) throw new Error(`no service ${name}`);
+      await stopOne(name);
+      await launch(entry.spec);
+    },
+    stop: async () => {
+      for (const name of [...running.keys()].reverse()) await stopOne(name);
+    },
+  };
+
+  log(`starting the native stack in ${runDir}`);
+  try {
+    for (const spec of specs) await launch(spec);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}
+
+export function describeEndpoints(): string {
+  const e = endpoints;
+  return [
+    `  load balancer   ${e.loadBalancer}/            (the API: /, /roll, /docs, /metrics)`,
+    `  replicas        ${e.replicas.map((r) => r.url).join('  ')}   admin: ${e.replicas.map((r) => r.admin).join('  ')}`,
+    `  prometheus      ${e.prometheus}/`,
+    `  alertmanager    ${e.alertmanager}/`,
+    `  collector       ${e.collectorHealth} (health)  ${e.collectorMetrics}`,
+    `  node-exporter   ${e.nodeExporter}`,
+    `  HAProxy metrics ${e.loadBalancerMetrics}`,
+    ...Object.entries(NOT_NATIVE).map(([name, why]) => `  ${name.padEnd(15)} not run natively: ${why}`),
+  ].join('\n');
+}
+
+async function main() {
+  const started = Date.now();
+  const stack = await startStack({ traffic: process.env.TRAFFIC_RATE !== '0' });
+  console.log(`\nnative stack up in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${stack.runDir}/logs\n${describeEndpoints()}\n\nCtrl-C stops everything.`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping the native stack...');
+    await stack.stop();
+    console.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error(`\nthe native stack failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
