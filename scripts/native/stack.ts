@@ -56,8 +56,8 @@ export interface Endpoints {
   collectorHealth: string;
   collectorMetrics: string;
   nodeExporter: string;
-  /** Where Alertmanager delivers notifications (the tests listen there). */
-  alertWebhook: { host: string; port: number };
+  /** The webhook Alertmanager notifies; GET /notifications lists what it received. */
+  alertWebhook: string;
 }
 
 export interface Stack {
@@ -101,7 +101,7 @@ export const endpoints: Endpoints = {
   collectorHealth: `http://${HOSTS['otel-collector']}:13133/`,
   collectorMetrics: `http://${HOSTS['otel-collector']}:8888/metrics`,
   nodeExporter: `http://${HOSTS['node-exporter']}:9100/metrics`,
-  alertWebhook: { host: HOSTS['alert-webhook'], port: 9094 },
+  alertWebhook: `http://${HOSTS['alert-webhook']}:9094`,
 };
 
 function binaries(log: (line: string) => void): Record<string, string> {
@@ -174,6 +174,13 @@ function services(bin: Record<string, string>, runDir: string, traffic: boolean)
         '--cluster.listen-address=',
       ],
       ready: `${endpoints.alertmanager}/-/ready`,
+    },
+    {
+      name: 'alert-webhook',
+      command: node,
+      args: [join(ROOT, 'scripts/alert-webhook/server.mjs')],
+      env: { LISTEN_HOST: HOSTS['alert-webhook'], PORT: '9094' },
+      ready: `http://${HOSTS['alert-webhook']}:9094/health`,
     },
     {
       name: 'otel-collector',
@@ -256,6 +263,7 @@ async function assertAddressesFree() {
     [HOSTS.prometheus, 9090],
     [HOSTS.alertmanager, 9093],
     [HOSTS['node-exporter'], 9100],
+    [HOSTS['alert-webhook'], 9094],
   ];
   for (const [host, port] of planned) {
     if (await taken(host, port)) {
@@ -356,6 +364,7 @@ export function describeEndpoints(): string {
     `  alertmanager    ${e.alertmanager}/`,
     `  collector       ${e.collectorHealth} (health)  ${e.collectorMetrics}`,
     `  node-exporter   ${e.nodeExporter}`,
+    `  alert webhook   ${e.alertWebhook}/notifications`,
     `  HAProxy metrics ${e.loadBalancerMetrics}`,
     ...Object.entries(NOT_NATIVE).map(([name, why]) => `  ${name.padEnd(15)} not run natively: ${why}`),
   ].join('\n');
