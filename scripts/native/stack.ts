@@ -14,21 +14,26 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Loopback address of each compose service name. */
+/**
+ * Loopback address of each compose service name. DICE_STACK_SUBNET (default 127.0.1) lets two
+ * stacks run side by side on one machine, e.g. a developer's and a test's.
+ */
+const SUBNET = process.env.DICE_STACK_SUBNET ?? '127.0.1';
+if (!/^127\.\d{1,3}\.\d{1,3}$/.test(SUBNET)) throw new Error(`DICE_STACK_SUBNET must look like 127.0.1, got "${SUBNET}"`);
 export const HOSTS = {
-  'load-balancer': '127.0.1.1',
-  'dice-api-1': '127.0.1.11',
-  'dice-api-2': '127.0.1.12',
-  'otel-collector': '127.0.1.20',
-  prometheus: '127.0.1.30',
-  alertmanager: '127.0.1.31',
-  'node-exporter': '127.0.1.32',
-  'alert-webhook': '127.0.1.33',
-  tempo: '127.0.1.40',
-  loki: '127.0.1.41',
-  grafana: '127.0.1.42',
-  cadvisor: '127.0.1.43',
-  traffic: '127.0.1.50',
+  'load-balancer': `${SUBNET}.1`,
+  'dice-api-1': `${SUBNET}.11`,
+  'dice-api-2': `${SUBNET}.12`,
+  'otel-collector': `${SUBNET}.20`,
+  prometheus: `${SUBNET}.30`,
+  alertmanager: `${SUBNET}.31`,
+  'node-exporter': `${SUBNET}.32`,
+  'alert-webhook': `${SUBNET}.33`,
+  tempo: `${SUBNET}.40`,
+  loki: `${SUBNET}.41`,
+  grafana: `${SUBNET}.42`,
+  cadvisor: `${SUBNET}.43`,
+  traffic: `${SUBNET}.50`,
 } as const;
 export type Host = keyof typeof HOSTS;
 
@@ -195,6 +200,7 @@ function services(bin: Record<string, string>, runDir: string, traffic: boolean)
       name: 'load-balancer',
       command: requireHaproxy(),
       args: ['-db', '-f', join(ROOT, 'observability/haproxy/haproxy.cfg')],
+      env: { LISTEN_HOST: HOSTS['load-balancer'] },
       ready: `${endpoints.loadBalancer}/health/ready`,
     },
   ];
@@ -278,7 +284,7 @@ function tail(file: string, lines = 30): string {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const runDir = options.runDir ?? join(process.env.DICE_STACK_RUN ?? '/tmp/dice-stack-run');
+  const runDir = options.runDir ?? process.env.DICE_STACK_RUN ?? `/tmp/dice-stack-run-${SUBNET}`;
   if (process.getuid?.() !== 0) throw new Error('the native stack needs root (private mount namespaces for /etc/hosts, port 80)');
   if (!existsSync(join(ROOT, 'dist/apps/dice-api/src/main.js'))) throw new Error('dice-api is not built: run `npm run build` first');
 

@@ -130,6 +130,11 @@ describe('/metrics', () => {
   });
   afterAll(() => t.close());
 
+  it('starts every face of every allowed die at zero, so the fairness check sees unrolled faces', async () => {
+    const faces = [...(await scrape(t)).matchAll(/^dice_rolls_total\{[^}]*dice_sides="(\d+)"[^}]*\}/gm)].map((m) => m[1]);
+    expect(faces).toHaveLength(4 + 6 + 8 + 10 + 12 + 20 + 100);
+  });
+
   it('exposes the request duration histogram in seconds with the route, and the dice counters', async () => {
     await request(server(t)).get('/roll?dice=10&sides=20').expect(200);
     await request(server(t)).get('/').expect(200);

@@ -1,9 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { DiceInstruments, getTracer } from '@app/telemetry';
 import { FaultInjector } from '../chaos/fault-injector.js';
 import { RandomSource } from './random-source.js';
-import type { RollQuery } from './roll-query.js';
+import { ALLOWED_SIDES, type RollQuery } from './roll-query.js';
 
 export interface RollResult {
   dice: number;
@@ -13,12 +13,16 @@ export interface RollResult {
 }
 
 @Injectable()
-export class DiceService {
+export class DiceService implements OnModuleInit {
   constructor(
     private readonly random: RandomSource,
     private readonly faults: FaultInjector,
     private readonly instruments: DiceInstruments,
   ) {}
+
+  onModuleInit() {
+    this.instruments.declareDice(ALLOWED_SIDES);
+  }
 
   /** One fair six-sided die: the reference architecture's `GET /`. */
   rollOne(): number {

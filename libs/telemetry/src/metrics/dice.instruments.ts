@@ -37,6 +37,17 @@ export class DiceInstruments {
     });
   }
 
+  /**
+   * Starts every face of every die at zero. A face never rolled would otherwise have no series,
+   * and a die that never shows some faces (the most biased of all) would look fair to the
+   * chi-square check, which only sees the faces that exist.
+   */
+  declareDice(allSides: readonly number[]): void {
+    for (const sides of allSides) {
+      for (let face = 1; face <= sides; face++) this.rolls.add(0, { 'dice.sides': sides, 'dice.face': face });
+    }
+  }
+
   recordRoll(sides: number, faces: readonly number[], total: number): void {
     const attributes = { 'dice.sides': sides };
     for (const face of faces) this.rolls.add(1, { 'dice.sides': sides, 'dice.face': face });
