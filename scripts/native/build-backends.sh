@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# Builds the stack's backend binaries from their Go modules, at exactly the versions in .env,
+# for machines without a Docker engine (tests, CI):
+#   otelcol     otelcol-dice (custom OpenTelemetry Collector, ocb + otel-collector/builder-config.yaml)
+#   prometheus  prometheus, promtool
+#   alertmanager alertmanager, amtool
+#   node_exporter node_exporter
+# Binaries are cached outside the repo, keyed by version:
+#   ${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}/bin/<name>-<version>/
+# A component whose cached binaries exist and answer --version is skipped, so re-running is cheap.
+#
+# Usage: scripts/native/build-backends.sh [--only NAME]... [--force] [--verbose]
+#        scripts/native/build-backends.sh --print-dir      # cache bin dir, for other scripts
+#        scripts/native/build-backends.sh --print-paths    # NAME=/abs/path/to/binary, one a line
+set -Eeuo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+ENV_FILE="$REPO_ROOT/.env"
+MANIFEST="$REPO_ROOT/otel-collector/builder-config.yaml"
+CACHE_ROOT="${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}"
+BIN_DIR="$CACHE_ROOT/bin"
+LOG_DIR="$CACHE_ROOT/logs"
+TMP_ROOT="$CACHE_ROOT/tmp"
+JOBS="${DICE_STACK_BUILD_JOBS:-2}"
+ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter)
+
+usage() {
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  cat <<EOF
+
+Options:
+  --only NAME    build only NAME (otelcol|prometheus|alertmanager|node_exporter); repeatable
+  --force        rebuild even if the cached binaries work
+  --verbose      stream the go/ocb output instead of only writing it to $LOG_DIR
+  --print-dir    print the cache bin dir and exit (builds nothing)
+  --print-paths  print NAME=path for every binary at the .env versions and exit (builds nothing)
+Environment: DICE_STACK_CACHE (cache root), DICE_STACK_BUILD_JOBS (go build -p, default 2).
+EOF
+}
+
+# ---------- messages, timing, failure reporting ----------
+STEP="starting"
+HINT=""
+LOG_FILE=""
+log() { printf '%s\n' "$*" >&2; }
+step() { STEP="$1"; HINT="${2:-}"; log "    - $STEP"; }
+fmt_secs() { local s=$1; if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi; }
+
+on_err() {
+  local rc=$1 line=$2
+  trap - ERR
+  # a failing ( subshell ) reports once, in the parent
+  ((BASH_SUBSHELL == 0)) || exit "$rc"
+  log ""
+  log "!! FAILED (exit $rc, line $line) while: $STEP"
+  if [[ -n "$LOG_FILE" && -s "$LOG_FILE" ]]; then
+    log "!! last lines of $LOG_FILE:"
+    tail -n 25 "$LOG_FILE" | sed 's/^/   | /' >&2
+  fi
+  [[ -n "$HINT" ]] && log "!! try: $HINT"
+  log "!! general: check network access to the Go module proxy (go env GOPROXY), disk space (df -h $CACHE_ROOT),"
+  log "!!   re-run with --verbose --only NAME; a version that is not served can be changed in $ENV_FILE."
+  exit "$rc"
+}
+trap 'on_err $? $LINENO' ERR
+
+WORK=""
+cleanup() {
+  if [[ -n "$WORK" && -d "$WORK" ]]; then
+    chmod -R u+w "$WORK" 2>/dev/null || true
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+
+# run CMD...: output goes to the component's log file (and to stderr with --verbose)
+VERBOSE=0
+run() {
+  if ((VERBOSE)); then
+    "$@" 2>&1 | tee -a "$LOG_FILE" >&2
+  else
+    "$@" >>"$LOG_FILE" 2>&1
+  fi
+}
+
+# ---------- arguments ----------
+ONLY=()
+FORCE=0
+PRINT=""
+while (($#)); do
+  case "$1" in
+    --only) [[ $# -ge 2 ]] || { log "--only needs a NAME"; exit 2; }; ONLY+=("$2"); shift 2 ;;
+    --only=*) ONLY+=("${1#--only=}"); shift ;;
+    --force) FORCE=1; shift ;;
+    --verbose | -v) VERBOSE=1; shift ;;
+    --print-dir) PRINT=dir; shift ;;
+    --print-paths) PRINT=paths; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) log "unknown argument: $1"; usage >&2; exit 2 ;;
+  esac
+done
+
+canon_name() { # NAME -> sets CANON
+  case "$1" in
+    otelcol | otelcol-dice | collector | otel-collector) CANON=otelcol ;;
+    prometheus | promtool) CANON=prometheus ;;
+    alertmanager | amtool) CANON=alertmanager ;;
+    node_exporter | node-exporter) CANON=node_exporter ;;
+    *) log "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})"; exit 2 ;;
+  esac
+}
+
+# ---------- versions from .env (read, not sourced) ----------
+env_version() {
+  local key=$1 val
+  [[ -f "$ENV_FILE" ]] || { log "missing $ENV_FILE"; exit 1; }
+  val=$(sed -n "s/^[[:space:]]*${key}[[:space:]]*=[[:space:]]*//p" "$ENV_FILE" | tail -n 1 |
+    sed -e 's/[[:space:]]*#.*$//' -e 's/[[:space:]]*$//' -e 's/^["'\'']//' -e 's/["'\'']$//')
+  [[ "$val" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "$key in $ENV_FILE is '$val', expected X.Y.Z"; exit 1; }
+  echo "$val"
+}
+OTELCOL_VERSION=$(env_version OTELCOL_VERSION)
+PROMETHEUS_VERSION=$(env_version PROMETHEUS_VERSION)
+ALERTMANAGER_VERSION=$(env_version ALERTMANAGER_VERSION)
+NODE_EXPORTER_VERSION=$(env_version NODE_EXPORTER_VERSION)
+
+comp_version() {
+  case "$1" in
+    otelcol) echo "$OTELCOL_VERSION" ;;
+    prometheus) echo "$PROMETHEUS_VERSION" ;;
+    alertmanager) echo "$ALERTMANAGER_VERSION" ;;
+    node_exporter) echo "$NODE_EXPORTER_VERSION" ;;
+  esac
+}
+comp_dirname() { case "$1" in otelcol) echo otelcol-dice ;; *) echo "$1" ;; esac; }
+comp_binaries() {
+  case "$1" in
+    otelcol) echo otelcol-dice ;;
+    prometheus) echo prometheus promtool ;;
+    alertmanager) echo alertmanager amtool ;;
+    node_exporter) echo node_exporter ;;
+  esac
+}
+install_dir() { echo "$BIN_DIR/$(comp_dirname "$1")-$(comp_version "$1")"; }
+
+if [[ "$PRINT" == dir ]]; then
+  echo "$BIN_DIR"
+  exit 0
+fi
+if [[ "$PRINT" == paths ]]; then
+  for c in "${ALL_COMPONENTS[@]}"; do
+    for b in $(comp_binaries "$c"); do echo "$b=$(install_dir "$c")/$b"; done
+  done
+  exit 0
+fi
+
+# ---------- go environment ----------
+command -v go >/dev/null || { log "go is not on PATH; install Go >= 1.26"; exit 1; }
+# Keep GOMODCACHE/GOCACHE at their defaults (they persist and make rebuilds fast).
+export GOWORK=off
+export CGO_ENABLED=0
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -buildvcs=false -p=$JOBS"
+LDFLAGS_STRIP="-s -w"
+
+mkdir -p "$BIN_DIR" "$LOG_DIR" "$TMP_ROOT"
+# One build at a time per cache (a second run waits instead of racing).
+exec 9>"$CACHE_ROOT/.lock"
+if command -v flock >/dev/null; then
+  flock -n 9 || { log "another build-backends.sh holds $CACHE_ROOT/.lock; waiting..."; flock 9; }
+fi
+
+# cached_ok NAME: every binary exists and answers --version (collector: and was built from this manifest)
+cached_ok() {
+  local c=$1 d b
+  d=$(install_dir "$c")
+  [[ -d "$d" ]] || return 1
+  for b in $(comp_binaries "$c"); do
+    [[ -x "$d/$b" ]] || return 1
+    timeout 30 "$d/$b" --version >/dev/null 2>&1 || return 1
+  done
+  if [[ "$c" == otelcol ]]; then
+    [[ "$(cat "$d/manifest.sha256" 2>/dev/null)" == "$(manifest_hash)" ]] || return 1
+  fi
+  return 0
+}
+
+# prom_ldflags VERSION REVISION: the version stamp that promu would set
+prom_ldflags() {
+  local p=github.com/prometheus/common/version
+  echo "$LDFLAGS_STRIP -X $p.Version=$1 -X $p.Revision=$2 -X $p.Branch=HEAD" \
+    "-X $p.BuildUser=$(id -un)@${HOSTNAME:-$(uname -n)} -X $p.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
+}
+
+# fetch_module MODULE@VERSION DEST: download into GOMODCACHE, copy to DEST (writable); sets MOD_SUM (h1 sum)
+MOD_SUM=""
+fetch_module() {
+  local modver=$1 dest=$2 json dir sum
+  step "downloading module $modver" \
+    "go mod download -json $modver   (is this version served? go list -m -versions ${modver%@*})"
+  json=$(cd "$WORK" && GOFLAGS='' go mod download -json "$modver" 2>>"$LOG_FILE") || {
+    printf '%s\n' "$json" >>"$LOG_FILE"; false
+  }
+  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  sum=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Sum": "h1:\(.*\)",*$/\1/p')
+  [[ -n "$dir" && -d "$dir" ]] || { printf '%s\n' "$json" >>"$LOG_FILE"; false; }
+  step "copying $dir to a writable temp dir"
+  cp -R "$dir" "$dest"
+  chmod -R u+w "$dest"
+  MOD_SUM=$sum
+}
+
+check_version_file() { # SRC WANT: the module's VERSION file must match .env
+  local got
+  step "checking the module's VERSION file" "the module version derived from .env does not match; check .env"
+  got=$(tr -d '[:space:]' <"$1/VERSION" 2>/dev/null || true)
+  [[ -z "$got" || "$got" == "$2" ]] || { log "    ! VERSION file says $got, .env says $2"; false; }
+}
+
+# go_build SRC VERSION REVISION OUTDIR PKG...: GOWORK=off build with version stamp
+go_build() {
+  local src=$1 ver=$2 rev=$3 out=$4
+  shift 4
+  step "go build $* (-p $JOBS)" \
+    "cd into a copy of the module and run: GOWORK=off go build -p $JOBS $*   (needs a newer Go? see go.mod's go line)"
+  (cd "$src" && run go build -p "$JOBS" -tags netgo -ldflags "$(prom_ldflags "$ver" "$rev")" -o "$out/" "$@")
+}
+
+# install_stage NAME STAGE: atomically replace the cached dir with STAGE
+install_stage() {
+  local c=$1 stage=$2 d
+  d=$(install_dir "$c")
+  step "installing into $d"
+  rm -rf "$d.old"
+  [[ -e "$d" ]] && mv "$d" "$d.old"
+  mv "$stage" "$d"
+  rm -rf "$d.old"
+}
+
+verify() { # NAME: every binary answers --version
+  local c=$1 d b out
+  d=$(install_dir "$c")
+  for b in $(comp_binaries "$c"); do
+    step "checking $b --version" "run $d/$b --version by hand"
+    out=$(timeout 30 "$d/$b" --version 2>&1)
+    log "      ${out%%$'\n'*}"
+  done
+}
+
+# ---------- components ----------
+manifest_hash() { { cat "$MANIFEST"; echo "otelcol=$OTELCOL_VERSION"; } | sha256sum | cut -d' ' -f1; }
+
+build_otelcol() {
+  local v=$OTELCOL_VERSION stage bdir builder manifest_out
+  stage="$WORK/stage"; mkdir -p "$stage"
+  bdir="$BIN_DIR/builder-$v"
+  builder="$bdir/builder"
+  if [[ -x "$builder" ]] && "$builder" version >/dev/null 2>&1; then
+    step "ocb builder v$v already in $bdir"
+  else
+    step "go install go.opentelemetry.io/collector/cmd/builder@v$v (into $bdir)" \
+      "GOBIN=$bdir go install go.opentelemetry.io/collector/cmd/builder@v$v   (is it served? go list -m -versions go.opentelemetry.io/collector/cmd/builder)"
+    rm -rf "$bdir.tmp"; mkdir -p "$bdir.tmp"
+    (cd "$WORK" && GOBIN="$bdir.tmp" run go install -ldflags "$LDFLAGS_STRIP" "go.opentelemetry.io/collector/cmd/builder@v$v")
+    rm -rf "$bdir"; mv "$bdir.tmp" "$bdir"
+  fi
+
+  step "rendering $MANIFEST for v$v"
+  manifest_out="$WORK/builder-config.yaml"
+  # every v0.x component version -> v$OTELCOL_VERSION; dist.version and dist.output_path -> ours
+  sed -E \
+    -e "s#^([[:space:]]*-[[:space:]]*gomod:[[:space:]]*[^[:space:]]+)[[:space:]]+v0\.[0-9]+\.[0-9]+#\1 v$v#" \
+    -e "s#^([[:space:]]+version:).*#\1 $v#" \
+    -e "s#^([[:space:]]+output_path:).*#\1 $WORK/otelcol-dice#" \
+    "$MANIFEST" >"$manifest_out"
+  if grep -Eq 'gomod:.* v1\.' "$manifest_out"; then
+    log "    ! the manifest pins a v1.x module: check it matches collector v$v by hand"
+  fi
+
+  step "ocb: fetching collector v$v and contrib modules, go mod tidy, go build" \
+    "$builder --config=$manifest_out --verbose; a contrib module that fails at v$v: see /work/.library/env/packages/go-partial.tsv or pick another OTELCOL_VERSION in .env"
+  (cd "$WORK" && run "$builder" --config="$manifest_out" --verbose)
+  cp "$WORK/otelcol-dice/otelcol-dice" "$stage/"
+  cp "$manifest_out" "$stage/builder-config.rendered.yaml"
+  step "saving 'otelcol-dice components' to components.yaml"
+  "$stage/otelcol-dice" components >"$stage/components.yaml" 2>>"$LOG_FILE"
+  manifest_hash >"$stage/manifest.sha256"
+  install_stage otelcol "$stage"
+}
+
+build_prometheus() {
+  local v=$PROMETHEUS_VERSION major minor patch modv src sum stage
+  IFS=. read -r major minor patch <<<"$v"
+  modv=$(printf 'v0.%d%02d.%d' "$major" "$minor" "$patch") # 3.14.0 -> v0.314.0
+  src="$WORK/prometheus"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/prometheus/prometheus@$modv" "$src"
+  sum=$MOD_SUM
+  check_version_file "$src" "$v"
+  # no builtinassets tag: the web UI is not embedded (the HTTP API works without it)
+  go_build "$src" "$v" "gomod-${modv}-h1:${sum:0:12}" "$stage" ./cmd/prometheus ./cmd/promtool
+  install_stage prometheus "$stage"
+}
+
+build_alertmanager() {
+  local v=$ALERTMANAGER_VERSION src sum stage
+  src="$WORK/alertmanager"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/prometheus/alertmanager@v$v" "$src"
+  sum=$MOD_SUM
+  check_version_file "$src" "$v"
+  # ui/web.go has //go:embed app/dist, a generated (Elm/npm) dir missing from the module zip
+  if [[ ! -e "$src/ui/app/dist" ]]; then
+    step "adding placeholder ui/app/dist/index.html (web UI not built; API unaffected)"
+    mkdir -p "$src/ui/app/dist"
+    printf '%s\n' '<!doctype html><title>Alertmanager</title><p>Web UI not built in this native build; use the API under /api/v2/.</p>' \
+      >"$src/ui/app/dist/index.html"
+  fi
+  go_build "$src" "$v" "gomod-v${v}-h1:${sum:0:12}" "$stage" ./cmd/alertmanager ./cmd/amtool
+  install_stage alertmanager "$stage"
+}
+
+build_node_exporter() {
+  local v=$NODE_EXPORTER_VERSION src sum stage
+  src="$WORK/node_exporter"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/prometheus/node_exporter@v$v" "$src"
+  sum=$MOD_SUM
+  check_version_file "$src" "$v"
+  go_build "$src" "$v" "gomod-v${v}-h1:${sum:0:12}" "$stage" .
+  install_stage node_exporter "$stage"
+}
+
+# ---------- main ----------
+SELECTED=()
+if ((${#ONLY[@]})); then
+  for n in "${ONLY[@]}"; do
+    IFS=, read -ra parts <<<"$n"
+    for p in "${parts[@]}"; do canon_name "$p"; SELECTED+=("$CANON"); done
+  done
+else
+  SELECTED=("${ALL_COMPONENTS[@]}")
+fi
+
+log "==> dice-stack native backends: $(go version | cut -d' ' -f3-4), cache $BIN_DIR"
+log "    versions from $ENV_FILE: otelcol $OTELCOL_VERSION, prometheus $PROMETHEUS_VERSION," \
+  "alertmanager $ALERTMANAGER_VERSION, node_exporter $NODE_EXPORTER_VERSION"
+T_ALL=$SECONDS
+SUMMARY=()
+for c in "${SELECTED[@]}"; do
+  v=$(comp_version "$c")
+  d=$(install_dir "$c")
+  if ((!FORCE)) && cached_ok "$c"; then
+    log "==> [$c $v] cached in $d (skip; --force to rebuild)"
+    SUMMARY+=("$c $v: cached")
+    continue
+  fi
+  log "==> [$c $v] building"
+  LOG_FILE="$LOG_DIR/$c-$v.log"
+  : >"$LOG_FILE"
+  WORK=$(mktemp -d "$TMP_ROOT/$c-$v.XXXXXX")
+  t0=$SECONDS
+  "build_$c"
+  verify "$c"
+  cleanup
+  WORK=""
+  dt=$((SECONDS - t0))
+  log "==> [$c $v] built in $(fmt_secs "$dt") -> $d (log: $LOG_FILE)"
+  SUMMARY+=("$c $v: built in $(fmt_secs "$dt")")
+  LOG_FILE=""
+done
+STEP="finishing"
+log "==> done in $(fmt_secs $((SECONDS - T_ALL))):"
+for s in "${SUMMARY[@]}"; do log "    $s"; done
