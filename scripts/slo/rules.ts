@@ -167,7 +167,7 @@ export function sloAlertGroups(spec: Spec): RuleGroup[] {
       labels: { severity: slo.absent_severity, slo: slo.name, service: spec.service },
       annotations: {
         summary: `The ${slo.name} SLI of ${spec.service} has no data`,
-        description: `No ${slo.absent_selector} has reached Prometheus for 5 minutes: the ${slo.name} SLO cannot be judged, and its burn alerts cannot fire.`,
+        description: `No ${slo.absent_selector} (absent: {{ $labels }}) has reached Prometheus for 5 minutes: the ${slo.name} SLO cannot be judged, and its burn alerts cannot fire.`,
         runbook_url: `${spec.runbook_base}/${absentAlertName(spec, slo)}.md`,
         dashboard_url: spec.dashboard_url,
       },

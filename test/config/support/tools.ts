@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface Run {
+  status: number | null;
+  output: string;
+}
+
+/** Runs a command from the repository root and returns its exit status and combined output. */
+export function run(command: string, args: string[], env: Record<string, string> = {}): Run {
+  const result = spawnSync(command, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
+  if (result.error) throw new Error(`could not run ${command}: ${result.error.message}`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+let paths: Record<string, string> | undefined;
+
+/** The backend binaries at the .env versions, built (or found in the cache) by build-backends.sh. */
+export function binary(name: 'promtool' | 'amtool' | 'prometheus' | 'alertmanager' | 'otelcol-dice' | 'node_exporter'): string {
+  if (!paths) {
+    const build = run('bash', ['scripts/native/build-backends.sh']);
+    if (build.status !== 0) throw new Error(`building the backends failed:\n${build.output.slice(-3000)}`);
+    const listed = run('bash', ['scripts/native/build-backends.sh', '--print-paths']);
+    paths = Object.fromEntries(listed.output.trim().split('\n').map((line) => line.split('=') as [string, string]));
+  }
+  const path = paths[name];
+  if (!path) throw new Error(`build-backends.sh does not provide ${name}`);
+  return path;
+}
