@@ -71,8 +71,10 @@ export interface Stack {
   logOf(service: string): string;
   /** Sends a signal to one service (e.g. SIGTERM a replica, SIGSTOP the collector). */
   signal(service: string, signal: NodeJS.Signals): void;
-  /** Starts a stopped service again with the same command. */
-  restart(service: string): Promise<void>;
+  /** Stops one service as compose would (SIGTERM, then SIGKILL after 15 s). */
+  stopService(service: string): Promise<void>;
+  /** Starts a stopped service again with the same command, and waits until it is ready. */
+  startService(service: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -340,7 +342,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (!entry) throw new Error(`no service ${name}`);
       entry.child.kill(signal);
     },
-    restart: async (name) => {
+    stopService: (name) => {
+      if (!running.has(name)) throw new Error(`no service ${name}`);
+      return stopOne(name);
+    },
+    startService: async (name) => {
       const entry = running.get(name);
       if (!entry) throw new Error(`no service ${name}`);
       await stopOne(name);

@@ -12,6 +12,10 @@ export interface Targets {
   /** Absent where the backend cannot run (natively: Tempo and Loki). */
   tempo?: string;
   loki?: string;
+  /** Alertmanager's webhook receiver (GET /notifications lists what it received). */
+  alertWebhook?: string;
+  /** Natively: stops and starts services (test/e2e/support/global-setup.ts). */
+  control?: string;
   /** The collector's log, to check it started without deprecation warnings. */
   collectorLog?: string;
   /** Why a backend is absent, by name. */
@@ -26,6 +30,7 @@ export function nativeTargets(collectorLog: string): Targets {
     admins: native.replicas.map((r) => r.admin),
     prometheus: native.prometheus,
     alertmanager: native.alertmanager,
+    alertWebhook: native.alertWebhook,
     collectorLog,
     absent: { tempo: NOT_NATIVE.tempo, loki: NOT_NATIVE.loki },
   };
@@ -47,6 +52,7 @@ export function externalTargets(env: NodeJS.ProcessEnv = process.env): Targets {
     admins: (env['E2E_ADMIN_URLS'] ?? '').split(',').filter(Boolean),
     prometheus: required('E2E_PROMETHEUS_URL'),
     alertmanager: env['E2E_ALERTMANAGER_URL'],
+    alertWebhook: env['E2E_ALERT_WEBHOOK_URL'],
     tempo: env['E2E_TEMPO_URL'],
     loki: env['E2E_LOKI_URL'],
     collectorLog: env['E2E_COLLECTOR_LOG'],
