@@ -6,17 +6,13 @@
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { steadyLoad, type Load } from './support/load.ts';
 import { getJson, promQuery, waitFor } from './support/poll.ts';
+import { setFaults as setReplicaFaults } from './support/requests.ts';
 
 const targets = inject('targets');
 const timings: Record<string, string> = {};
 let load: Load | undefined;
 
-async function setFaults(body: Record<string, number>) {
-  for (const admin of targets.admins) {
-    const res = await fetch(`${admin}/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status, `PUT ${admin}/faults ${JSON.stringify(body)}`).toBe(200);
-  }
-}
+const setFaults = (body: Record<string, number>) => setReplicaFaults(targets, body);
 
 const firing = (alertname: string, extra = '') => async () => {
   const rows = await promQuery(targets.prometheus, `ALERTS{alertname="${alertname}", alertstate="firing"${extra}}`);

@@ -3,34 +3,15 @@
 // took is printed. Backends that cannot run where the suite runs are skipped with the reason.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { getJson, promQuery, randomTraceId, traceparent, waitFor } from './support/poll.ts';
+import { getJson, promQuery, waitFor } from './support/poll.ts';
+import { sendTraced, setFaults as setReplicaFaults, type Sent } from './support/requests.ts';
 
 const targets = inject('targets');
 const freshness: Record<string, number> = {};
 
-interface Sent {
-  traceId: string;
-  path: string;
-  status: number;
-  at: number;
-}
 const sent: Sent[] = [];
-
-async function send(path: string, expected: number): Promise<Sent> {
-  const traceId = randomTraceId();
-  const res = await fetch(`${targets.loadBalancer}${path}`, { headers: { traceparent: traceparent(traceId) } });
-  expect(res.status, `${path} through the load balancer`).toBe(expected);
-  const record = { traceId, path, status: res.status, at: Date.now() };
-  sent.push(record);
-  return record;
-}
-
-async function setFaults(body: Record<string, number>) {
-  for (const admin of targets.admins) {
-    const res = await fetch(`${admin}/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status, `PUT ${admin}/faults`).toBe(200);
-  }
-}
+const send = async (path: string, expected: number) => sent.push(await sendTraced(targets, path, expected));
+const setFaults = (body: Record<string, number>) => setReplicaFaults(targets, body);
 
 beforeAll(async () => {
   for (let i = 0; i < 20; i++) await send(`/roll?dice=${1 + (i % 5)}&sides=20`, 200);

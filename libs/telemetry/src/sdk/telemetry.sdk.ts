@@ -82,7 +82,8 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
       }),
       new WinstonInstrumentation(),
       // Event-loop delay and utilisation: the saturation signal of a single-threaded server.
-      new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 }),
+      // The precision is the delay histogram's sampling period: it bounds what can be measured.
+      new RuntimeNodeInstrumentation({ monitoringPrecision: 10 }),
     ],
   });
   sdk.start();
