@@ -13,7 +13,12 @@ const sent: Sent[] = [];
 const send = async (path: string, expected: number) => sent.push(await sendTraced(targets, path, expected));
 const setFaults = (body: Record<string, number>) => setReplicaFaults(targets, body);
 
+// The replicas' own count of rejected rolls: this file's 400s are the only ones sent meanwhile.
+const REJECTED_ROLLS = 'sum(http_server_request_duration_count{job="dice-api", http_route="/roll", http_response_status_code="400"})';
+let rejectedBefore = 0;
+
 beforeAll(async () => {
+  rejectedBefore = Number((await promQuery(targets.prometheus, REJECTED_ROLLS))[0]?.value[1] ?? 0);
   for (let i = 0; i < 20; i++) await send(`/roll?dice=${1 + (i % 5)}&sides=20`, 200);
   for (let i = 0; i < 5; i++) await send('/roll?dice=0&sides=6', 400);
   if (targets.admins.length > 0) {
@@ -33,14 +38,18 @@ afterAll(() => {
 
 describe('Prometheus', () => {
   it('has request metrics from both replicas, scraped by the collector', async () => {
-    const last = sent.at(-1)!.at;
     const { value } = await waitFor('http_server_request_duration_count of both replicas', async () => {
       const rows = await promQuery(targets.prometheus, 'sum by (instance) (http_server_request_duration_count{job="dice-api", http_route="/roll"})');
       const instances = rows.map((r) => r.metric['instance']).sort();
       return instances.length >= 2 ? instances : undefined;
     });
-    freshness['app metrics (scraped) in Prometheus'] = Date.now() - last;
     expect(value).toEqual(['dice-api-1', 'dice-api-2']);
+    const lastRejected = sent.filter((s) => s.status === 400).at(-1)!.at;
+    await waitFor('the 5 rejected rolls counted by the replicas', async () => {
+      const now = Number((await promQuery(targets.prometheus, REJECTED_ROLLS))[0]?.value[1] ?? 0);
+      return now >= rejectedBefore + 5 ? now : undefined;
+    });
+    freshness['app metrics (scraped) in Prometheus'] = Date.now() - lastRejected;
   });
 
   it('has the load balancer counting responses by status class where users see them', async () => {
