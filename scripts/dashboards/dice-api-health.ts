@@ -6,7 +6,6 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { burnRates, fairness, landingUid, latencyThresholdSeconds, pageWindows, recordingRule, runbookUrl, sloByName, spec } from './lib/knobs.ts';
 import {
   barGauge,
-  builtInAnnotations,
   finalize,
   link,
   logql,
@@ -21,6 +20,7 @@ import {
   traceql,
   traceTable,
   valueText,
+  stackDashboard,
 } from './lib/panels.ts';
 import { pipelineProblems } from './lib/signals.ts';
 import { environmentVariable, replicaVariable } from './lib/variables.ts';
@@ -56,23 +56,16 @@ const toPipeline = link('Telemetry pipeline dashboard', '/d/telemetry-pipeline?$
 const toHost = link('Host and containers dashboard', '/d/host-containers?${__url_time_range}');
 
 export function diceApiHealth(): dashboard.Dashboard {
-  const board = new dashboard.DashboardBuilder('Dice API health')
-    .uid(landingUid)
-    .description(
-      'Is the dice service healthy? Verdict first (SLOs, error budget, burn, alerts, pipeline, drills), then RED per route, ' +
-        'per replica, saturation, fairness, and the logs and traces behind them. The model: docs/health-model.md.',
-    )
-    .tags(['dice', 'slo', 'generated'])
-    .editable()
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .link(new dashboard.DashboardLinkBuilder('Dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['dice']).asDropdown(true).includeVars(false).keepTime(true))
+  const board = stackDashboard(
+    'Dice API health',
+    landingUid,
+    'Is the dice service healthy? Verdict first (SLOs, error budget, burn, alerts, pipeline, drills), then RED per route, ' +
+      'per replica, saturation, fairness, and the logs and traces behind them. The model: docs/health-model.md.',
+    ['slo'],
+  )
     .link(link('Health model and runbooks', `${spec.runbook_base.replace(/\/runbooks$/, '')}/health-model.md`, true).keepTime(false))
     .withVariable(environmentVariable())
     .withVariable(replicaVariable())
-    .annotation(builtInAnnotations())
     // Shaded on every graph, so that a drill's errors and latency are never read as an incident.
     .annotation(
       promAnnotation(

@@ -3,7 +3,7 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { PROMETHEUS } from './lib/datasources.ts';
 import { landingUid } from './lib/knobs.ts';
-import { builtInAnnotations, finalize, link, prom, statPanel, timeSeries, valueText } from './lib/panels.ts';
+import { finalize, link, prom, statPanel, timeSeries, stackDashboard, valueText } from './lib/panels.ts';
 
 const NODE = 'job="node-exporter"';
 /** Real filesystems only: not the kernel's and the container runtime's pseudo mounts. */
@@ -16,17 +16,12 @@ const SERVICE_LEGEND = `{{${SERVICE_LABEL}}}`;
 
 export function hostContainers(): dashboard.Dashboard {
   const containerQuery = `label_values(container_last_seen{job="cadvisor"}, ${SERVICE_LABEL})`;
-  const board = new dashboard.DashboardBuilder('Host and containers')
-    .uid('host-containers')
-    .description('The host every container shares (node-exporter) and each container of the stack (cAdvisor): CPU, memory, disk, network, pressure.')
-    .tags(['dice', 'infrastructure', 'generated'])
-    .editable()
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .annotation(builtInAnnotations())
-    .link(new dashboard.DashboardLinkBuilder('Dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['dice']).asDropdown(true).keepTime(true))
+  const board = stackDashboard(
+    'Host and containers',
+    'host-containers',
+    'The host every container shares (node-exporter) and each container of the stack (cAdvisor): CPU, memory, disk, network, pressure.',
+    ['infrastructure'],
+  )
     .withVariable(
       new dashboard.QueryVariableBuilder('container')
         .label('Container')

@@ -4,7 +4,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { landingUid, queueFillRatio, runbookUrl, spec } from './lib/knobs.ts';
-import { builtInAnnotations, finalize, link, orZeroLike, prom, rangeText, stateTimeline, statPanel, timeSeries, valueText } from './lib/panels.ts';
+import { finalize, link, orZeroLike, prom, rangeText, stateTimeline, statPanel, timeSeries, stackDashboard, valueText } from './lib/panels.ts';
 import { PIPELINE_CHECKS, pipelineProblems } from './lib/signals.ts';
 import { environmentVariable, replicaVariable } from './lib/variables.ts';
 
@@ -22,20 +22,13 @@ const sdk = (kind: 'span' | 'log', extra = '') =>
 const runbook = (alert: string) => link(`Runbook: ${alert}`, runbookUrl(alert), true);
 
 export function telemetryPipeline(): dashboard.Dashboard {
-  const board = new dashboard.DashboardBuilder('Telemetry pipeline')
-    .uid('telemetry-pipeline')
-    .description(
-      'The path of every signal: SDK in each replica -> collector (received, refused, queued, sent) -> Prometheus, Tempo, Loki. ' +
-        'When a check here fails, the service dashboards may lie.',
-    )
-    .tags(['dice', 'telemetry', 'generated'])
-    .editable()
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .annotation(builtInAnnotations())
-    .link(new dashboard.DashboardLinkBuilder('Dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['dice']).asDropdown(true).keepTime(true))
+  const board = stackDashboard(
+    'Telemetry pipeline',
+    'telemetry-pipeline',
+    'The path of every signal: SDK in each replica -> collector (received, refused, queued, sent) -> Prometheus, Tempo, Loki. ' +
+      'When a check here fails, the service dashboards may lie.',
+    ['telemetry'],
+  )
     .withVariable(environmentVariable())
     .withVariable(replicaVariable());
 

@@ -230,6 +230,26 @@ export const rangeText = (from: number | null, to: number | null, text: string, 
   options: { from, to, result: { text, color } },
 });
 
+// ---------- dashboards ----------
+
+/**
+ * A dashboard with the stack's conventions: tagged `dice` (so each lists the others), the last
+ * hour refreshed every 30 s, shared crosshair, Grafana's own annotations and a dashboards menu.
+ */
+export function stackDashboard(title: string, uid: string, description: string, tags: string[]): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags(['dice', ...tags, 'generated'])
+    .editable()
+    .refresh('30s')
+    .time({ from: 'now-1h', to: 'now' })
+    .timezone('browser')
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .annotation(builtInAnnotations())
+    .link(new dashboard.DashboardLinkBuilder('Dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['dice']).asDropdown(true).keepTime(true));
+}
+
 // ---------- annotations ----------
 
 /** Grafana's own annotations and alerts, as every dashboard has them. */
