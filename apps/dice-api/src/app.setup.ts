@@ -3,6 +3,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { UNOBSERVED_PATHS } from '@app/telemetry';
 import type { FastifyError, FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger as WinstonLogger } from 'winston';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problem/problem-details.js';
 import { ProblemFilter } from './problem/problem.filter.js';
@@ -26,7 +28,33 @@ export function createFastifyAdapter(): FastifyAdapter {
       const problem: ProblemDetails = { type: 'about:blank', title: 'Malformed request', status: 400, detail: error.message };
       void reply.code(400).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
     },
+    clientErrorHandler: answerUnparsableRequest,
   });
+}
+
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (bytes that are not HTTP, control
+ * characters or raw non-ASCII in the request line, headers over Node's 16 KiB limit) is answered
+ * problem+json too, instead of Fastify's default `application/json` body. Like that default, it
+ * never echoes the input and closes the connection, which cannot be parsed any further.
+ */
+function answerUnparsableRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request line and headers exceed the size this server accepts (16 KiB)']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request did not arrive in time']
+        : [400, 'The request is not valid HTTP/1.1'];
+  const title = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail } satisfies ProblemDetails);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Everything the public app needs beyond its modules; main.ts and the tests both call it. */

@@ -45,7 +45,15 @@ async function bootstrap() {
     // in-flight requests; only then are the last spans and log records flushed.
     await Promise.all([app.close(), admin.close()]);
     log.log({ message: 'stopped serving; flushing telemetry' });
-    await telemetry.shutdown();
+    // The service has drained either way: a collector that cannot take the last spans and log
+    // records must not turn a clean stop into a crash (an unhandled rejection, exit 1). These
+    // last lines reach stdout only: the OTLP pipeline is shut down by now.
+    try {
+      await telemetry.shutdown();
+      log.log({ message: 'telemetry flushed; exiting' });
+    } catch (error) {
+      log.warn({ message: 'telemetry flush failed; the spans and log records still pending are lost', error: error instanceof Error ? error.message : String(error) });
+    }
     process.exit(0);
   };
   process.once('SIGTERM', (signal) => void stop(signal));

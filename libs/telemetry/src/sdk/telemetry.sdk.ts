@@ -11,7 +11,7 @@ import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { AggregationType } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
-import { HTTP_DURATION_BUCKETS_SECONDS, UNOBSERVED_PATHS } from './telemetry.constants.js';
+import { HTTP_DURATION_BUCKETS_SECONDS, RECORDED_QUERY_PARAMS, SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, UNOBSERVED_PATHS } from './telemetry.constants.js';
 import { reportExportFailuresOnce } from './export-failure.reporter.js';
 
 /**
@@ -28,7 +28,7 @@ export interface TelemetryOverrides {
 
 export interface Telemetry {
   /** Serves the Prometheus exposition; the app mounts it on its own port at /metrics. */
-  readonly prometheus: PrometheusExporter;
+  readonly prometheus: Pick<PrometheusExporter, 'getMetricsRequestHandler'>;
   readonly meter: Meter;
   /** Flushes pending spans, log records and metrics, then stops the SDK. Safe to call twice. */
   shutdown(): Promise<void>;
@@ -58,9 +58,12 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
     },
   ];
 
+  // The standard variables win; NodeSDK lets an explicit limit override them, so give it only when unset.
+  const attributeLimitSet = ['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'].some((name) => process.env[name] !== undefined);
   const sdk = new NodeSDK({
     metricReaders: [prometheus, ...(overrides.metricReaders ?? [])],
     views,
+    ...(attributeLimitSet ? {} : { spanLimits: { attributeValueLengthLimit: SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT } }),
     spanProcessors: overrides.spanProcessors,
     logRecordProcessors: overrides.logRecordProcessors,
     instrumentations: [
@@ -69,6 +72,8 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
         ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has(pathOf(request.url)),
         // The OTLP exporters' own requests must not be traced (a trace per export, forever).
         ignoreOutgoingRequestHook: () => true,
+        // Replaces the instrumentation's url.query (which redacts only a few cloud signature names).
+        startIncomingSpanHook: (request) => queryAttribute(request.url),
       }),
       // Sets http.route on the SERVER span and on http.server.request.duration through Fastify's
       // diagnostics channel: no ESM loader hook is needed (see docs/adr/0001-http-adapter.md).
@@ -79,6 +84,10 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
         // SERVER spans. The route still comes through (docs/adr/0001-http-adapter.md).
         instrumentHooks: false,
         ignorePaths: (route) => UNOBSERVED_PATHS.has(route.url ?? ''),
+        // Its `request` span (0.21.2) sets url.path to the whole request target, query string
+        // included: a token in a URL would land in the trace.
+        // The path alone, as semantic conventions define url.path; the query, redacted, is on the SERVER span.
+        requestHook: (span, request) => span.setAttribute('url.path', pathOf(request.url)),
       }),
       new WinstonInstrumentation(),
       // Event-loop delay and utilisation: the saturation signal of a single-threaded server.
@@ -109,18 +118,69 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
   return active;
 }
 
-/** The running telemetry; throws if the app was started without its instrumentation module. */
+/**
+ * The running telemetry. Without the instrumentation module (`node main.js` alone, e.g. to measure
+ * the app uninstrumented in bench/), the app still serves: the metrics API is OpenTelemetry's
+ * no-op, /metrics answers an empty exposition, and one warning line says so on stderr.
+ */
 export function getTelemetry(): Telemetry {
-  if (!active) {
-    throw new Error(
-      'OpenTelemetry is not started: run the app with `node --import ./dist/apps/dice-api/instrumentation.js` (see `npm start`).',
-    );
-  }
-  return active;
+  return active ?? (disabled ??= startWithoutTelemetry());
+}
+
+let disabled: Telemetry | undefined;
+
+function startWithoutTelemetry(): Telemetry {
+  // The JSON logger does not exist yet (main.ts creates it after Nest): one line in its format.
+  process.stderr.write(
+    `${JSON.stringify({
+      level: 'warn',
+      message:
+        'OpenTelemetry is not started: serving without traces, metrics or OTLP logs (/metrics is empty). ' +
+        'Run the app with `node --import ./dist/apps/dice-api/src/instrumentation.js` (see `npm start`).',
+      context: 'Telemetry',
+    })}\n`,
+  );
+  return {
+    prometheus: {
+      getMetricsRequestHandler: (_request, response) => {
+        response.statusCode = 200;
+        response.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+        response.end();
+      },
+    },
+    // No global MeterProvider is registered without the SDK: this is the API's no-op meter.
+    meter: metrics.getMeter(TELEMETRY_SCOPE),
+    shutdown: () => Promise.resolve(),
+  };
 }
 
 export function getTracer() {
   return trace.getTracer(TELEMETRY_SCOPE);
+}
+
+/**
+ * url.query with the value of every parameter outside RECORDED_QUERY_PARAMS replaced by REDACTED
+ * (a bare item with no `=` entirely, as it may be a value).
+ */
+function queryAttribute(url: string | undefined): Record<string, string> {
+  const start = url?.indexOf('?') ?? -1;
+  if (url === undefined || start === -1) return {};
+  const query = url.slice(start + 1);
+  const redacted = query
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0]!;
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replaceAll('+', ' '));
+      } catch {
+        // a malformed escape: not one of ours
+      }
+      if (RECORDED_QUERY_PARAMS.has(decoded)) return pair;
+      return pair.includes('=') ? `${name}=REDACTED` : 'REDACTED';
+    })
+    .join('&');
+  return { 'url.query': redacted };
 }
 
 function pathOf(url: string | undefined): string {

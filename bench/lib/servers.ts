@@ -1,0 +1,148 @@
+// The servers under test, each started pinned with taskset (the pid is the server's: taskset
+// execs it), with its output in a log file, and stopped by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FLASK_DIR, type FlaskVenv } from './flask-venv.ts';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+const NODE = process.execPath;
+
+export interface ServerSpec {
+  /** Variant name, also the log file's name and the span resource's service.instance.id. */
+  name: string;
+  kind: 'node' | 'flask';
+  /** Node: load the SDK with --import instrumentation.js. */
+  instrumented?: boolean;
+  /** Node: OTEL_TRACES_SAMPLER_ARG for parentbased_traceidratio; unset samples every request. */
+  sampleRatio?: number;
+  /** Flask: gunicorn workers. */
+  workers?: number;
+  /** Flask: gunicorn threads per worker; set, it uses the gthread worker (keeps connections alive). */
+  threads?: number;
+  /** taskset CPU list. */
+  cpus: string;
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+}
+
+export interface RunningServer {
+  spec: ServerSpec;
+  pid: number;
+  /** Base URL, e.g. http://127.0.4.101:8000 */
+  url: string;
+  child: ChildProcess;
+  logFile: string;
+}
+
+export interface ServerContext {
+  host: string;
+  logDir: string;
+  /** OTLP/HTTP endpoint of the collector the instrumented servers export to. */
+  otlpEndpoint: string;
+  flask?: FlaskVenv;
+}
+
+export async function startServer(spec: ServerSpec, context: ServerContext): Promise<RunningServer> {
+  mkdirSync(context.logDir, { recursive: true });
+  const logFile = join(context.logDir, `${spec.name}.log`);
+  const out = openSync(logFile, 'w');
+  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' };
+  let command: string;
+  let args: string[];
+  let env: Record<string, string>;
+  let ready: string;
+  const port = 8000;
+  if (spec.kind === 'node') {
+    // The replica's environment in docker-compose.yml (x-dice-api-env), on a bench address.
+    env = {
+      ...base,
+      PORT: String(port),
+      HOST: context.host,
+      ADMIN_PORT: '9000',
+      ADMIN_HOST: context.host,
+      SHUTDOWN_DRAIN_MS: '0',
+      LOG_LEVEL: 'info',
+    };
+    if (spec.instrumented) {
+      Object.assign(env, {
+        OTEL_SERVICE_NAME: 'dice-api',
+        OTEL_RESOURCE_ATTRIBUTES: `service.version=1.0.0,deployment.environment.name=bench,service.instance.id=${spec.name}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpEndpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_NODE_EXPERIMENTAL_SDK_METRICS: 'true',
+        OTEL_METRICS_EXPORTER: 'none',
+      });
+      if (spec.sampleRatio !== undefined) {
+        Object.assign(env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(spec.sampleRatio) });
+      }
+    }
+    command = 'taskset';
+    args = [
+      '-c',
+      spec.cpus,
+      NODE,
+      ...(spec.nodeFlags ?? []),
+      ...(spec.instrumented ? ['--import', './dist/apps/dice-api/src/instrumentation.js'] : []),
+      './dist/apps/dice-api/src/main.js',
+    ];
+    ready = `http://${context.host}:${port}/health/ready`;
+  } else {
+    if (!context.flask) throw new Error('the Flask venv is not set up');
+    const workers = spec.workers ?? 1;
+    env = { ...base, PYTHONDONTWRITEBYTECODE: '1' };
+    if (workers > 1) {
+      const multiproc = join(context.logDir, `${spec.name}.prometheus-multiproc`);
+      mkdirSync(multiproc, { recursive: true });
+      env['PROMETHEUS_MULTIPROC_DIR'] = multiproc;
+    }
+    command = 'taskset';
+    args = [
+      '-c',
+      spec.cpus,
+      context.flask.gunicorn,
+      '--config',
+      join(FLASK_DIR, 'gunicorn.conf.py'),
+      '--chdir',
+      FLASK_DIR,
+      '--workers',
+      String(workers),
+      ...(spec.threads ? ['--worker-class', 'gthread', '--threads', String(spec.threads)] : []),
+      // Otherwise every gunicorn of the machine shares ~/.gunicorn/gunicorn.ctl.
+      '--no-control-socket',
+      '--bind',
+      `${context.host}:${port}`,
+      'app:app',
+    ];
+    ready = `http://${context.host}:${port}/`;
+  }
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  closeSync(out);
+  const started = Date.now();
+  while (Date.now() - started < 60_000) {
+    if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode} while starting; its log (${logFile}):\n${tail(logFile)}`);
+    try {
+      const res = await fetch(ready, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return { spec, pid: child.pid!, url: `http://${context.host}:${port}`, child, logFile };
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${spec.name} was not ready at ${ready} after 60 s; its log (${logFile}):\n${tail(logFile)}`);
+}
+
+export async function stopServer(server: RunningServer): Promise<void> {
+  const { child } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function tail(file: string, lines = 20): string {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
+}

@@ -1,0 +1,238 @@
+// Part 1 and 2 of the benchmark: the dice API uninstrumented, instrumented (every request sampled)
+// and instrumented with 10% head sampling, and the Flask peer, under the same load on the same
+// pinned cores. Variants take turns round-robin, the order rotating each round, so that drifting
+// background noise is shared between them.
+import { usageOf } from './proc.ts';
+import { autocannon, paced } from './load.ts';
+import type { CaseResult, Round, Settings, ThroughputResults, VariantInfo } from './results.ts';
+import { startServer, stopServer, type RunningServer, type ServerContext, type ServerSpec } from './servers.ts';
+
+export const SERVER_CPU = '1';
+export const LOAD_CPU = '0';
+export const ALL_CPUS = '0,1';
+
+export const ROLL = '/roll?dice=3&sides=6';
+
+interface VariantSpec extends ServerSpec {
+  label: string;
+  /** Last octet of its loopback address in the bench subnet. */
+  octet: number;
+}
+
+export const PINNED: VariantSpec[] = [
+  { name: 'uninstrumented', label: 'uninstrumented (no SDK)', kind: 'node', cpus: SERVER_CPU, octet: 101 },
+  { name: 'instrumented', label: 'instrumented, every request sampled', kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 102 },
+  { name: 'instrumented-10pct', label: 'instrumented, 10% head sampling', kind: 'node', instrumented: true, sampleRatio: 0.1, cpus: SERVER_CPU, octet: 103 },
+  { name: 'flask-1-worker', label: 'Flask peer, gunicorn 1 sync worker', kind: 'flask', workers: 1, cpus: SERVER_CPU, octet: 104 },
+  { name: 'flask-1-worker-gthread', label: 'Flask peer, gunicorn 1 gthread worker, 4 threads', kind: 'flask', workers: 1, threads: 4, cpus: SERVER_CPU, octet: 105 },
+];
+export const UNPINNED: VariantSpec[] = [
+  { name: 'uninstrumented-2cores', label: 'uninstrumented, 1 process, unpinned', kind: 'node', cpus: ALL_CPUS, octet: 111 },
+  { name: 'instrumented-2cores', label: 'instrumented, 1 process, unpinned', kind: 'node', instrumented: true, cpus: ALL_CPUS, octet: 112 },
+  { name: 'flask-2-workers', label: 'Flask peer, gunicorn 2 sync workers, unpinned', kind: 'flask', workers: 2, cpus: ALL_CPUS, octet: 113 },
+  { name: 'flask-2-workers-gthread', label: 'Flask peer, gunicorn 2 gthread workers, 4 threads each, unpinned', kind: 'flask', workers: 2, threads: 4, cpus: ALL_CPUS, octet: 114 },
+];
+
+interface CaseSpec {
+  id: string;
+  label: string;
+  path: string;
+  kind: 'saturation' | 'paced';
+  rate?: number;
+  variants: string[];
+}
+
+const NODE_PINNED = ['uninstrumented', 'instrumented', 'instrumented-10pct'];
+const PEERS_PINNED = ['uninstrumented', 'instrumented', 'flask-1-worker', 'flask-1-worker-gthread'];
+
+export function pinnedCases(settings: Settings): CaseSpec[] {
+  return [
+    { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: NODE_PINNED },
+    { id: 'roll-moderate', label: `GET ${ROLL} at ${settings.moderateRate} req/s`, path: ROLL, kind: 'paced', rate: settings.moderateRate, variants: NODE_PINNED },
+    { id: 'roll-high', label: `GET ${ROLL} at ${settings.highRate} req/s`, path: ROLL, kind: 'paced', rate: settings.highRate, variants: NODE_PINNED },
+    { id: 'root-saturation', label: 'GET / at saturation', path: '/', kind: 'saturation', variants: PEERS_PINNED },
+    { id: 'root-moderate', label: `GET / at ${settings.moderateRate} req/s`, path: '/', kind: 'paced', rate: settings.moderateRate, variants: PEERS_PINNED },
+  ];
+}
+
+const UNPINNED_CASES: CaseSpec[] = [
+  { id: 'root-saturation-2cores', label: 'GET / at saturation, 2 cores, nothing pinned', path: '/', kind: 'saturation', variants: UNPINNED.map((v) => v.name) },
+];
+
+/** The SDK's own counters, from the exposition (OTEL_NODE_EXPERIMENTAL_SDK_METRICS). */
+function sdkCounters(exposition: string): VariantInfo['sdk'] {
+  let spansStarted = 0;
+  let spansDropped = 0;
+  let logsCreated = 0;
+  let logsDropped = 0;
+  for (const line of exposition.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('otel_sdk_span_started_total{') && line.includes('RECORD_AND_SAMPLE')) spansStarted += value;
+    else if (line.startsWith('otel_sdk_processor_span_processed_total{') && line.includes('error_type=')) spansDropped += value;
+    else if (line.startsWith('otel_sdk_log_created_total')) logsCreated += value;
+    else if (line.startsWith('otel_sdk_processor_log_processed_total{') && line.includes('error_type=')) logsDropped += value;
+  }
+  return { spansStarted, spansDropped, logsCreated, logsDropped };
+}
+
+async function scrape(server: RunningServer): Promise<string> {
+  try {
+    const res = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return await res.text();
+  } catch {
+    return '';
+  }
+}
+
+async function measure(server: RunningServer, spec: CaseSpec, settings: Settings, loadCpus: string, seconds: number): Promise<Round> {
+  const url = `${server.url}${spec.path}`;
+  // The collector scrapes every replica's /metrics every 10 s; so does the bench, so that the
+  // exposition's cost is in every variant's figures as it is in production.
+  void scrape(server);
+  const scraper = setInterval(() => void scrape(server), 10_000);
+  const before = usageOf(server.pid);
+  const started = performance.now();
+  try {
+    if (spec.kind === 'saturation') {
+      const r = await autocannon(url, seconds, settings.connections, loadCpus);
+      const wallSeconds = (performance.now() - started) / 1000;
+      const cpuSeconds = usageOf(server.pid).cpuSeconds - before.cpuSeconds;
+      return {
+        kind: 'saturation',
+        rps: r.rps,
+        responses: r.responses,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        bad: r.bad,
+        cpuSeconds,
+        wallSeconds,
+        cpuSecondsPer1k: (cpuSeconds / Math.max(1, r.responses)) * 1000,
+        busy: cpuSeconds / wallSeconds,
+      };
+    }
+    const r = await paced(url, spec.rate!, seconds, loadCpus, { connections: settings.pacedConnections });
+    const cpuSeconds = usageOf(server.pid).cpuSeconds - before.cpuSeconds;
+    const ok = r.statuses['200'] ?? 0;
+    // The generator's unrecorded warm-up ran at the same rate within the same CPU window.
+    const served = r.responses + r.warmupResponses;
+    return {
+      kind: 'paced',
+      targetRate: spec.rate!,
+      achievedRate: r.achievedRate,
+      responses: r.responses,
+      p50Ms: r.latencyMs.p50,
+      p90Ms: r.latencyMs.p90,
+      p99Ms: r.latencyMs.p99,
+      maxMs: r.latencyMs.max,
+      bad: r.sent - ok,
+      generatorLagP99Ms: r.generatorLagMs.p99,
+      cpuSeconds,
+      cpuSecondsPer1k: (cpuSeconds / Math.max(1, served)) * 1000,
+    };
+  } finally {
+    clearInterval(scraper);
+  }
+}
+
+function describe(round: Round): string {
+  const cpu = `cpu ${round.cpuSecondsPer1k.toFixed(3)} s/1k`;
+  if (round.kind === 'saturation') {
+    return `${round.rps.toFixed(0).padStart(6)} req/s  p50 ${round.p50Ms} ms  p99 ${round.p99Ms} ms  ${cpu}  busy ${(round.busy * 100).toFixed(0)}%${round.bad ? `  BAD ${round.bad}` : ''}`;
+  }
+  return `${round.achievedRate.toFixed(0).padStart(6)} req/s  p50 ${round.p50Ms.toFixed(2)} ms  p99 ${round.p99Ms.toFixed(2)} ms  ${cpu}  gen lag p99 ${round.generatorLagP99Ms.toFixed(2)} ms${round.bad ? `  BAD ${round.bad}` : ''}`;
+}
+
+async function runGroup(
+  variants: VariantSpec[],
+  cases: CaseSpec[],
+  settings: Settings,
+  context: Omit<ServerContext, 'host'>,
+  subnet: string,
+  loadCpus: string,
+  log: (line: string) => void,
+  track: (server: RunningServer | undefined, add: boolean) => void,
+  results: ThroughputResults,
+): Promise<void> {
+  const servers = new Map<string, RunningServer>();
+  try {
+    for (const v of variants) {
+      const t = Date.now();
+      const server = await startServer(v, { ...context, host: `${subnet}.${v.octet}` });
+      track(server, true);
+      servers.set(v.name, server);
+      log(`  started ${v.name} (pid ${server.pid}, cpus ${v.cpus}) at ${server.url} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    }
+    // Warm-up: JIT, pools and the exporters' first connections, on every path measured.
+    for (const v of variants) {
+      for (const path of new Set(cases.filter((c) => c.variants.includes(v.name)).map((c) => c.path))) {
+        await autocannon(`${servers.get(v.name)!.url}${path}`, settings.warmupS, settings.connections, loadCpus);
+      }
+      log(`  warmed up ${v.name} (${settings.warmupS} s per path)`);
+    }
+    const caseResults = cases.map((c): CaseResult => ({
+      id: c.id,
+      label: c.label,
+      path: c.path,
+      kind: c.kind,
+      rate: c.rate,
+      cpus: { server: variants[0]!.cpus, load: loadCpus },
+      rounds: Object.fromEntries(c.variants.map((v) => [v, []])),
+    }));
+    results.cases.push(...caseResults);
+    for (let r = 0; r < settings.rounds; r++) {
+      for (const [i, c] of cases.entries()) {
+        const order = c.variants.map((_, k) => c.variants[(k + r) % c.variants.length]!);
+        for (const name of order) {
+          const round = await measure(servers.get(name)!, c, settings, loadCpus, settings.durationS);
+          caseResults[i]!.rounds[name]!.push(round);
+          log(`  round ${r + 1}/${settings.rounds} ${c.id.padEnd(22)} ${name.padEnd(21)} ${describe(round)}`);
+        }
+      }
+    }
+  } finally {
+    for (const v of variants) {
+      const server = servers.get(v.name);
+      if (!server) continue;
+      const exposition = await scrape(server);
+      const usage = usageOf(server.pid);
+      results.variants[v.name] = {
+        name: v.name,
+        label: v.label,
+        kind: v.kind,
+        cpus: v.cpus,
+        peakRssBytes: usage.peakRssBytes,
+        processes: usage.processes,
+        exposedSamples: exposition.split('\n').filter((l) => l && !l.startsWith('#')).length,
+        sdk: v.instrumented ? sdkCounters(exposition) : undefined,
+      };
+      await stopServer(server);
+      track(server, false);
+    }
+  }
+}
+
+export async function runThroughput(options: {
+  settings: Settings;
+  context: Omit<ServerContext, 'host'>;
+  subnet: string;
+  log: (line: string) => void;
+  track: (server: RunningServer | undefined, add: boolean) => void;
+  /** Pins the native stack's processes (to keep core 1 for the server under test), or unpins them. */
+  pinStack: (cpus: string) => void;
+}): Promise<ThroughputResults> {
+  const { settings, context, subnet, log, track, pinStack } = options;
+  const results: ThroughputResults = { variants: {}, cases: [] };
+  const estimate = (variants: number, cases: CaseSpec[]) =>
+    variants * settings.warmupS * 2 + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + 1);
+  const pinned = pinnedCases(settings);
+  log(`pinned: servers on cpu ${SERVER_CPU}, load and the native stack on cpu ${LOAD_CPU}; ${pinned.length} cases x ${settings.rounds} rounds (~${estimate(PINNED.length, pinned)} s)`);
+  pinStack(LOAD_CPU);
+  try {
+    await runGroup(PINNED, pinned, settings, context, subnet, LOAD_CPU, log, track, results);
+  } finally {
+    pinStack(ALL_CPUS);
+  }
+  log(`unpinned: servers, load and the stack share both cores; ${UNPINNED_CASES.length} case x ${settings.rounds} rounds (~${estimate(UNPINNED.length, UNPINNED_CASES)} s)`);
+  await runGroup(UNPINNED, UNPINNED_CASES, settings, context, subnet, ALL_CPUS, log, track, results);
+  return results;
+}

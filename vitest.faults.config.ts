@@ -1,0 +1,17 @@
+// `npm run test:faults`: faults injected into the running stack under load (collector stopped or
+// killed, Prometheus stopped, a replica drained, both replicas killed), each test bounded in time
+// and printing its figures. The native stack (scripts/native/stack.ts) is started once by
+// test/faults/support/global-setup.ts on DICE_STACK_SUBNET (default 127.0.1).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/faults/**/*.faults.test.ts'],
+    globalSetup: ['test/faults/support/global-setup.ts'],
+    // One stack, broken on purpose: files run one after another, never in parallel; each starts by
+    // waiting for the whole stack to be healthy, so that their order does not matter.
+    fileParallelism: false,
+    testTimeout: 6 * 60_000,
+    hookTimeout: 5 * 60_000,
+  },
+});
