@@ -202,7 +202,7 @@ async function main() {
 
   log(`starting the native stack on ${SUBNET}.0/24`);
   const t = Date.now();
-  stack = await startStack({ traffic: false, log: (line) => log(`  stack: ${line.trim()}`) });
+  stack = await startStack({ traffic: false, build: true, log: (line) => log(`  stack: ${line.trim()}`) });
   log(`native stack up in ${((Date.now() - t) / 1000).toFixed(1)} s (runs in ${stack.runDir})`);
   const handle = { runDir: stack.runDir, endpoints };
   const pinStack = (cpus: string) => {

@@ -34,7 +34,7 @@ export function ensureFlaskVenv(log: (line: string) => void): FlaskVenv {
   const pins = pinsOf(requirements);
   const version = (name: string) => pins.find((p) => p.startsWith(`${name}==`))?.split('==')[1] ?? 'unpinned';
   const name = `flask-${version('flask')}-pfe-${version('prometheus-flask-exporter')}-gunicorn-${version('gunicorn')}-py${pythonVersion}`;
-  const dir = join(process.env.DICE_STACK_CACHE ?? join(homedir(), '.cache', 'dice-stack'), 'venv', name);
+  const dir = join(process.env.DICE_STACK_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'dice-stack'), 'venv', name);
   const stamp = join(dir, 'requirements.txt');
   const venv = { dir, python: join(dir, 'bin', 'python'), gunicorn: join(dir, 'bin', 'gunicorn'), pins, pythonVersion };
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === requirements) {

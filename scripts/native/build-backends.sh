@@ -10,6 +10,7 @@
 # A component whose cached binaries exist and answer --version is skipped, so re-running is cheap.
 #
 # Usage: scripts/native/build-backends.sh [--only NAME]... [--force] [--verbose]
+#        scripts/native/build-backends.sh --check          # exit 1 naming what is not built yet
 #        scripts/native/build-backends.sh --print-dir      # cache bin dir, for other scripts
 #        scripts/native/build-backends.sh --print-paths    # NAME=/abs/path/to/binary, one a line
 set -Eeuo pipefail
@@ -26,13 +27,14 @@ JOBS="${DICE_STACK_BUILD_JOBS:-2}"
 ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter)
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   cat <<EOF
 
 Options:
   --only NAME    build only NAME (otelcol|prometheus|alertmanager|node_exporter); repeatable
   --force        rebuild even if the cached binaries work
   --verbose      stream the go/ocb output instead of only writing it to $LOG_DIR
+  --check        build nothing; exit 1 and name each component that is missing or stale
   --print-dir    print the cache bin dir and exit (builds nothing)
   --print-paths  print NAME=path for every binary at the .env versions and exit (builds nothing)
 Environment: DICE_STACK_CACHE (cache root), DICE_STACK_BUILD_JOBS (go build -p, default 2).
@@ -74,14 +76,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# run CMD...: output goes to the component's log file (and to stderr with --verbose)
+# run CMD...: output goes to the component's log file (and to stderr with --verbose). Without
+# --verbose a cold go build is silent for minutes, so a heartbeat says every HEARTBEAT seconds what
+# is running, for how long, and the log's last line: CI logs and terminals both show progress.
 VERBOSE=0
+HEARTBEAT="${DICE_STACK_BUILD_HEARTBEAT:-30}"
 run() {
   if ((VERBOSE)); then
     "$@" 2>&1 | tee -a "$LOG_FILE" >&2
-  else
-    "$@" >>"$LOG_FILE" 2>&1
+    return
   fi
+  local pid rc=0 t0=$SECONDS next=$HEARTBEAT last seen=""
+  "$@" >>"$LOG_FILE" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if ((SECONDS - t0 >= next)); then
+      next=$((next + HEARTBEAT))
+      # the log's newest line, when it is new (go build itself prints nothing until it ends)
+      last=$(tail -n 1 "$LOG_FILE" 2>/dev/null | cut -c1-110)
+      [[ "$last" == "$seen" ]] && last="" || seen=$last
+      log "      ... $(fmt_secs $((SECONDS - t0))) into: $STEP${last:+ | log: $last}"
+    fi
+  done
+  wait "$pid" || rc=$?
+  return "$rc"
 }
 
 # ---------- arguments ----------
@@ -96,6 +115,7 @@ while (($#)); do
     --verbose | -v) VERBOSE=1; shift ;;
     --print-dir) PRINT=dir; shift ;;
     --print-paths) PRINT=paths; shift ;;
+    --check) PRINT=check; shift ;;
     -h | --help) usage; exit 0 ;;
     *) log "unknown argument: $1"; usage >&2; exit 2 ;;
   esac
@@ -163,12 +183,6 @@ export CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -buildvcs=false -p=$JOBS"
 LDFLAGS_STRIP="-s -w"
 
-mkdir -p "$BIN_DIR" "$LOG_DIR" "$TMP_ROOT"
-# One build at a time per cache (a second run waits instead of racing).
-exec 9>"$CACHE_ROOT/.lock"
-if command -v flock >/dev/null; then
-  flock -n 9 || { log "another build-backends.sh holds $CACHE_ROOT/.lock; waiting..."; flock 9; }
-fi
 
 # cached_ok NAME: every binary exists and answers --version (collector: and was built from this manifest)
 cached_ok() {
@@ -329,6 +343,22 @@ build_node_exporter() {
 }
 
 # ---------- main ----------
+if [[ "$PRINT" == check ]]; then
+  missing=()
+  for c in "${ALL_COMPONENTS[@]}"; do cached_ok "$c" || missing+=("$c $(comp_version "$c")"); done
+  ((${#missing[@]} == 0)) && exit 0
+  log "not built yet (or stale) in $BIN_DIR: ${missing[*]}"
+  log "build them with: npm run setup   (or bash scripts/native/build-backends.sh; ~13 min from empty caches on 2 cores)"
+  exit 1
+fi
+
+mkdir -p "$BIN_DIR" "$LOG_DIR" "$TMP_ROOT"
+# One build at a time per cache (a second run waits instead of racing).
+exec 9>"$CACHE_ROOT/.lock"
+if command -v flock >/dev/null; then
+  flock -n 9 || { log "another build-backends.sh holds $CACHE_ROOT/.lock; waiting..."; flock 9; }
+fi
+
 SELECTED=()
 if ((${#ONLY[@]})); then
   for n in "${ONLY[@]}"; do

@@ -1,6 +1,7 @@
 // Python tools the e2e tests run (schemathesis), each pinned and installed from PyPI into its own
 // virtualenv OUTSIDE the repository, cached by version:
-//   ${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack/venv/<package>-<version>
+//   ${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}/venv/<package>-<version>
+// (the same cache root as scripts/native/build-backends.sh, so one variable empties or moves both).
 // A venv is used only once its install completed (a marker file); a half-made one is rebuilt.
 // DICE_PYTHON picks the interpreter; otherwise the first of python3.12, python3.11, python3 that runs.
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ export interface Venv {
   bin(name: string): string;
 }
 
-const cacheRoot = () => join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'dice-stack', 'venv');
+const cacheRoot = () => join(process.env['DICE_STACK_CACHE'] || join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'dice-stack'), 'venv');
 
 function findPython(): string {
   const candidates = process.env['DICE_PYTHON'] ? [process.env['DICE_PYTHON']] : ['python3.12', 'python3.11', 'python3'];

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Everything the test suites need on a fresh machine, as one visible step (`npm run setup`, the
+# first step of `npm run test:all`): Debian packages, a check of Go, and the backend binaries built
+# from their Go modules at the .env versions (scripts/native/build-backends.sh, cached outside the
+# repository). Safe to re-run: what is already there is only checked, so a warm run takes seconds.
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$SECONDS
+step() { printf '\n== setup: %s (+%ss)\n' "$1" "$((SECONDS - started))" >&2; }
+fail() { printf '\n!! setup: %s\n' "$*" >&2; exit 1; }
+
+# command -> the Debian package that provides it
+declare -A PACKAGE=(
+  [haproxy]=haproxy             # the load balancer of the native stack (same config as compose)
+  [dnsmasq]=dnsmasq-base        # the DNS server the native HAProxy resolves replicas through
+  [unshare]=util-linux          # private mount namespaces: each service sees the compose host names
+  [flock]=util-linux
+  [taskset]=util-linux          # the benchmark pins the server to one core
+  [python3]=python3             # schemathesis (e2e fuzz) and the reference Flask app (benchmark)
+)
+
+step "system packages"
+missing=()
+for cmd in "${!PACKAGE[@]}"; do command -v "$cmd" >/dev/null || missing+=("${PACKAGE[$cmd]}"); done
+command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null && missing+=(python3-venv)
+if ((${#missing[@]})); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    fail "missing ${missing[*]}; install them as root (Debian: apt-get install -y ${missing[*]}) and re-run"
+  fi
+  printf 'installing %s with apt-get\n' "${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+printf '%s; %s; %s\n' "$(haproxy -v | head -1)" "$(dnsmasq --version | head -1)" "$(python3 --version)" >&2
+
+step "Go"
+command -v go >/dev/null || fail "Go is not on PATH: the backends are built from their Go modules; install Go >= 1.26"
+go_version=$(go env GOVERSION)
+[[ "$go_version" =~ ^go1\.(2[6-9]|[3-9][0-9]) ]] || fail "$go_version is too old to build the backends; install Go >= 1.26"
+printf '%s, GOCACHE %s, GOMODCACHE %s\n' "$go_version" "$(go env GOCACHE)" "$(go env GOMODCACHE)" >&2
+
+step "who runs the tests"
+# The e2e, fault and benchmark suites start the native stack: private mount namespaces (so every
+# service sees the compose host names) and port 80 need root. Say so now, not 15 minutes in.
+[[ $(id -u) -eq 0 ]] || fail "the e2e and fault suites start the native stack, which needs root (mount namespaces, port 80); run as root, e.g. in a VM or a disposable container"
+printf 'root: yes\n' >&2
+
+step "backend binaries (scripts/native/build-backends.sh; about 13 min from empty caches on 2 cores, seconds when cached)"
+bash scripts/native/build-backends.sh
+
+step "done in $((SECONDS - started)) s"
