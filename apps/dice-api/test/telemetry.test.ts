@@ -114,6 +114,17 @@ describe('telemetry of a request', () => {
     expect(serverSpan.status.code).not.toBe(SpanStatusCode.ERROR);
   });
 
+  // The README promises a user can quote the trace of any failed request, not only of a 5xx.
+  it.each([
+    ['a bad parameter (400)', '/roll?dice=0&sides=7', 400, '/problems/invalid-parameters', '04007b34da6a3ce929d0e0e4736bf92f'],
+    ['an unknown route (404)', '/no/such/route', 404, 'about:blank', '04047b34da6a3ce929d0e0e4736bf92f'],
+  ])('%s answers problem+json carrying the trace ID of its SERVER span', async (_name, path, status, type, traceId) => {
+    const res = await request(server(t)).get(path).set('traceparent', TRACEPARENT(traceId)).expect(status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status, type, trace_id: traceId });
+    expect(serverSpanOf(traceId).spanContext().traceId).toBe(res.body.trace_id);
+  });
+
   it('scrapes and probes are neither traced nor access-logged at info', async () => {
     await request(server(t)).get('/metrics').expect(200);
     await request(server(t)).get('/health/ready').expect(200);
