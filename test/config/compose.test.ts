@@ -268,6 +268,8 @@ describe('Tempo 3.0.3 and Loki 3.7.6 inside their limits', () => {
         { what: 'compactor.retention_delete_worker_count', threads: loki()['compactor']?.['retention_delete_worker_count'] ?? 150 },
         // pkg/storage/factory.go at v3.7.6: storage_config.max_parallel_get_chunk, default 150.
         { what: 'storage_config.max_parallel_get_chunk', threads: loki()['storage_config']?.['max_parallel_get_chunk'] ?? 150 },
+        // pkg/ingester/ingester.go at v3.7.6: ingester.concurrent_flushes, default 32.
+        { what: 'ingester.concurrent_flushes', threads: loki()['ingester']?.['concurrent_flushes'] ?? 32 },
       ],
     };
     for (const [service, list] of Object.entries(pools)) {
