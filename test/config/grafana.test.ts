@@ -312,8 +312,9 @@ describe('Grafana provisioning files (Grafana 13 documented schema)', () => {
     expect(validate(providers, PROVIDERS_FILE_SCHEMA, 'dashboards.yaml')).toEqual([]);
     expect(providers.providers.map((p: { options: { path: string } }) => p.options.path)).toEqual(['/etc/grafana/dashboards']);
     const grafana = (parse(read('docker-compose.yml')) as { services: Record<string, { volumes: string[] }> }).services['grafana']!;
-    expect(grafana.volumes).toContain('./observability/grafana/dashboards:/etc/grafana/dashboards:ro');
-    expect(grafana.volumes).toContain('./observability/grafana/provisioning:/etc/grafana/provisioning:ro');
+    // `z`: relabelled for the container on SELinux hosts (test/config/compose.test.ts).
+    expect(grafana.volumes).toContain('./observability/grafana/dashboards:/etc/grafana/dashboards:ro,z');
+    expect(grafana.volumes).toContain('./observability/grafana/provisioning:/etc/grafana/provisioning:ro,z');
   });
 });
 
