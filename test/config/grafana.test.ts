@@ -312,8 +312,9 @@ describe('Grafana provisioning files (Grafana 13 documented schema)', () => {
     expect(validate(providers, PROVIDERS_FILE_SCHEMA, 'dashboards.yaml')).toEqual([]);
     expect(providers.providers.map((p: { options: { path: string } }) => p.options.path)).toEqual(['/etc/grafana/dashboards']);
     const grafana = (parse(read('docker-compose.yml')) as { services: Record<string, { volumes: string[] }> }).services['grafana']!;
-    expect(grafana.volumes).toContain('./observability/grafana/dashboards:/etc/grafana/dashboards:ro');
-    expect(grafana.volumes).toContain('./observability/grafana/provisioning:/etc/grafana/provisioning:ro');
+    // `z`: relabelled for the container on SELinux hosts (test/config/compose.test.ts).
+    expect(grafana.volumes).toContain('./observability/grafana/dashboards:/etc/grafana/dashboards:ro,z');
+    expect(grafana.volumes).toContain('./observability/grafana/provisioning:/etc/grafana/provisioning:ro,z');
   });
 });
 
@@ -505,7 +506,8 @@ describe('links between signals, built as Grafana builds them', () => {
     const field = fields[0]!;
     expect(field).toMatchObject({ matcherType: 'label', datasourceUid: 'tempo', url: '${__value.raw}' });
     // What Grafana sees on one access-log line of the app (libs/telemetry, app.setup.ts) as Loki
-    // 3.7 stores an OTLP record: the index labels; the record's trace and span IDs and severity,
+    // 3.7 stores an OTLP record (pkg/loghttp/push/otlp.go at v3.7.6): the index labels; the
+    // record's trace and span IDs, flags and severity, its scope (the winston transport's logger),
     // the other resource attributes and the record's attributes as structured metadata (dots
     // become underscores); detected_level added by discover_log_levels.
     const labels: Record<string, string> = {
@@ -514,7 +516,9 @@ describe('links between signals, built as Grafana builds them', () => {
       service_instance_id: 'dice-api-1',
       service_version: '1.0.0',
       telemetry_sdk_language: 'nodejs',
-      scope_name: 'dice-api',
+      scope_name: '@opentelemetry/winston-transport',
+      scope_version: '0.34.0',
+      severity_number: '9',
       severity_text: 'info',
       detected_level: 'info',
       context: 'AccessLog',
@@ -523,7 +527,7 @@ describe('links between signals, built as Grafana builds them', () => {
       http_response_status_code: '200',
       http_server_request_duration: '0.000941',
       span_id: SPAN.spanId,
-      trace_flags: '01',
+      flags: '1',
       trace_id: SPAN.traceId,
     };
     // Grafana takes the first key the regex matches, so the order of the keys must not matter.
