@@ -184,7 +184,15 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -buildvcs=false -p=$JOBS"
 LDFLAGS_STRIP="-s -w"
 
 
-# cached_ok NAME: every binary exists and answers --version (collector: and was built from this manifest)
+# recipe_hash NAME: what a cached build was made from: this script (flags, tags, patches), the
+# version and, for the collector, its manifest. A change to any of them rebuilds (a minute or two
+# with Go's caches warm), so a warm machine never tests other binaries than a cold one builds.
+recipe_hash() {
+  { cat "$SCRIPT_DIR/build-backends.sh"; echo "$1=$(comp_version "$1")"; [[ "$1" != otelcol ]] || cat "$MANIFEST"; } |
+    sha256sum | cut -d' ' -f1
+}
+
+# cached_ok NAME: every binary exists, answers --version and was built from this recipe
 cached_ok() {
   local c=$1 d b
   d=$(install_dir "$c")
@@ -193,10 +201,7 @@ cached_ok() {
     [[ -x "$d/$b" ]] || return 1
     timeout 30 "$d/$b" --version >/dev/null 2>&1 || return 1
   done
-  if [[ "$c" == otelcol ]]; then
-    [[ "$(cat "$d/manifest.sha256" 2>/dev/null)" == "$(manifest_hash)" ]] || return 1
-  fi
-  return 0
+  [[ "$(cat "$d/recipe.sha256" 2>/dev/null)" == "$(recipe_hash "$c")" ]]
 }
 
 # prom_ldflags VERSION REVISION: the version stamp that promu would set
@@ -264,7 +269,6 @@ verify() { # NAME: every binary answers --version
 }
 
 # ---------- components ----------
-manifest_hash() { { cat "$MANIFEST"; echo "otelcol=$OTELCOL_VERSION"; } | sha256sum | cut -d' ' -f1; }
 
 build_otelcol() {
   local v=$OTELCOL_VERSION stage bdir builder manifest_out
@@ -300,7 +304,6 @@ build_otelcol() {
   cp "$manifest_out" "$stage/builder-config.rendered.yaml"
   step "saving 'otelcol-dice components' to components.yaml"
   "$stage/otelcol-dice" components >"$stage/components.yaml" 2>>"$LOG_FILE"
-  manifest_hash >"$stage/manifest.sha256"
   install_stage otelcol "$stage"
 }
 
@@ -395,6 +398,7 @@ for c in "${SELECTED[@]}"; do
   WORK=$(mktemp -d "$TMP_ROOT/$c-$v.XXXXXX")
   t0=$SECONDS
   "build_$c"
+  recipe_hash "$c" >"$d/recipe.sha256"
   verify "$c"
   cleanup
   WORK=""
