@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { NOT_NATIVE } from '../../../scripts/native/stack.ts';
-import { builtins, formatVariable, interpolate, parseLabelValues, variablesUsed, type DashboardJson, type PanelQuery } from '../../../scripts/dashboards/grafana-model.ts';
+import { builtins, interpolate, parseLabelValues, variablesUsed, type DashboardJson, type Formatter, type PanelQuery, type Scope } from '../../../scripts/dashboards/grafana-model.ts';
 import { promQuery } from './poll.ts';
 import type { Targets } from './targets.ts';
 
@@ -71,7 +71,7 @@ export async function unavailableBackends(targets: Targets): Promise<Record<stri
 }
 
 export interface Expansion {
-  values: Record<string, string>;
+  values: Scope;
   /** Variables whose query found no value, with the query. */
   empty: Record<string, string>;
 }
@@ -81,19 +81,19 @@ export interface Expansion {
  * in order, each query seeing the variables before it; and the built-ins for `rangeSeconds`.
  */
 export async function expandVariables(board: DashboardJson, prometheus: string, rangeSeconds: number): Promise<Expansion> {
-  const values: Record<string, string> = { ...builtins(rangeSeconds) };
+  const values: Scope = { ...builtins(rangeSeconds) };
   const empty: Record<string, string> = {};
   for (const variable of board.templating?.list ?? []) {
     if (variable.type !== 'query' || variable.datasource?.type !== 'prometheus') {
       throw new Error(`${board.title}: variable ${variable.name} is not a Prometheus query variable; teach test/e2e/support/dashboards.ts to expand it`);
     }
     const raw = typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
-    const { selector, label } = parseLabelValues(interpolate(raw, values));
+    const { selector, label } = parseLabelValues(interpolate(raw, values, 'prometheus'));
     const res = await fetch(`${prometheus}/api/v1/label/${label}/values?${new URLSearchParams({ 'match[]': selector, start: String(Math.floor(Date.now() / 1000) - rangeSeconds) })}`);
     const body = (await res.json()) as { status: string; data: string[]; error?: string };
     if (body.status !== 'success') throw new Error(`${board.title}: variable ${variable.name}: Prometheus refused ${selector}: ${body.error}`);
     if (body.data.length === 0) empty[variable.name] = `label_values(${selector}, ${label})`;
-    values[variable.name] = formatVariable(variable, body.data, true);
+    values[variable.name] = { values: body.data, multi: variable.multi, includeAll: variable.includeAll, allValue: variable.allValue, all: true };
   }
   return { values, empty };
 }
@@ -107,7 +107,7 @@ export interface Outcome {
 
 /** Runs one panel query, variables expanded, over the last `rangeSeconds` (or at now if instant). */
 export async function runPanelQuery(targets: Targets, q: PanelQuery, expansion: Expansion, rangeSeconds: number): Promise<Outcome> {
-  const query = interpolate(q.text, expansion.values);
+  const query = interpolate(q.text, expansion.values, q.datasource.type as Formatter);
   const end = Math.floor(Date.now() / 1000);
   const start = end - rangeSeconds;
   if (q.language === 'promql') {
