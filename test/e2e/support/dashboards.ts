@@ -146,3 +146,47 @@ export function skipReason(q: PanelQuery, unavailable: Record<string, string>): 
 export function emptyVariablesOf(q: PanelQuery, expansion: Expansion): string[] {
   return variablesUsed(q.text, Object.keys(expansion.empty)).map((name) => `${name} (${expansion.empty[name]})`);
 }
+
+// ---------- the real selector behind a zero fallback ----------
+
+/** `[left, right]` of the first `or` outside parentheses and strings, or undefined. */
+function splitTopLevelOr(expr: string): [string, string] | undefined {
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') depth--;
+    else if (depth === 0 && /\sor\s/.test(expr.slice(i - 1, i + 3))) return [expr.slice(0, i).trim(), expr.slice(i + 2).trim()];
+  }
+  return undefined;
+}
+
+const ZERO_FALLBACK = /\*\s*0\s*\)?\s*$/;
+
+/**
+ * The series a panel query exists to show when it falls back to zeros: the left side of
+ * `<selector> or <shape> * 0` (orZeroLike in scripts/dashboards/lib/panels.ts, and the Tempo and
+ * Loki discard panels), or the numerator's left side in `(<part> or <whole> * 0) / <whole>`
+ * (ratioOrZero). Undefined when the query has no such fallback. The fallback makes "the panel has
+ * data" true even when the selector is wrong, so the selector is checked on its own.
+ */
+export function realSelector(text: string): string | undefined {
+  const t = text.trim();
+  const top = splitTopLevelOr(t);
+  if (top && ZERO_FALLBACK.test(top[1])) return top[0];
+  if (!t.startsWith('(')) return undefined;
+  let depth = 0;
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] === '(') depth++;
+    else if (t[i] === ')' && --depth === 0) {
+      const inner = splitTopLevelOr(t.slice(1, i));
+      return inner && ZERO_FALLBACK.test(inner[1]) ? inner[0] : undefined;
+    }
+  }
+  return undefined;
+}
