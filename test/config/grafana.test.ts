@@ -35,6 +35,7 @@ import { logqlLabels, logqlProblems, queriesInText, traceqlAttributes, traceqlHi
 import { LOG_ATTRIBUTES, lokiNames, resourceAttributes, SPAN_ATTRIBUTES } from '../../scripts/dashboards/lib/stored-names.ts';
 import { alertNames, landingUid, runbookUrl, spec } from '../../scripts/dashboards/lib/knobs.ts';
 import { binary, ROOT, run } from './support/tools.ts';
+import { realSelector } from '../e2e/support/dashboards.ts';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const DATASOURCES_FILE = 'observability/grafana/provisioning/datasources/datasources.yaml';
@@ -574,6 +575,16 @@ describe('dashboards as code', () => {
     expect(latency.targets!.every((t) => t['exemplar'] === true && String(t['expr']).includes('traces_span_metrics_duration_seconds_bucket'))).toBe(true);
     const languages = new Set(panelQueries(landing).map((q) => q.language));
     expect([...languages].sort()).toEqual(['logql', 'promql', 'traceql']);
+  });
+
+  it('every zero fallback (or ... * 0) is split off, so the e2e suite can run the real selector alone', () => {
+    const fallbacks = boards.flatMap((b) => panelQueries(b).filter((q) => /\*\s*0\b/.test(q.text)));
+    expect(fallbacks.length).toBeGreaterThanOrEqual(10);
+    for (const q of fallbacks) {
+      const selector = realSelector(q.text);
+      expect(selector, `${q.dashboardUid} / ${q.panel} ${q.refId}`).toBeDefined();
+      expect(selector, `${q.dashboardUid} / ${q.panel} ${q.refId}`).not.toMatch(/\*\s*0\b|\bor\b/);
+    }
   });
 
   it('every panel with queries links to them in Explore, same data source, same queries', () => {
