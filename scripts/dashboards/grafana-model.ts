@@ -263,8 +263,8 @@ const toMs = (shift: string | undefined): number => {
 };
 
 /**
- * The Loki query and time range of a span's "Logs for this span" link, as Grafana's
- * createSpanLink.tsx builds it: `${__tags}` is `label="value"` for each configured tag present on
+ * The Loki query and time range of a span's "Logs for this span" link, as Grafana v13.2.0's
+ * public/app/features/explore/TraceView/createSpanLink.tsx builds it: `${__tags}` is `label="value"` for each configured tag present on
  * the span (resource first, then span attributes, mapped names), joined by ", "; a custom query
  * is then interpolated with the span's and trace's scoped variables. Undefined when Grafana
  * would show no link (no configured tag on the span and no custom query).
@@ -296,14 +296,17 @@ export function renderTraceToLogs(config: TraceToLogsConfig, span: SpanModel): {
     if (config.filterBySpanID) template += ' |="${__span.spanId}"';
   }
   const spanTags: Record<string, string> = { ...span.resource, ...span.attributes };
-  const query = template.replace(/\$\{([^}]+)\}/g, (whole, expr: string) => {
+  // A scoped variable may carry a format (`${__span.tags.x:raw}`); each is one value, so the
+  // formats of formatExplicit apply as for a one-value dashboard variable.
+  const query = template.replace(/\$\{([^}:]+)(?::([a-z]+))?\}/g, (whole, expr: string, format?: string) => {
     const path = expr.trim();
+    const formatted = (v: string | undefined) => (v === undefined ? whole : format ? formatVariable({ values: [v] }, 'link', format, path) : v);
     if (path === '__tags') return tags;
-    if (path === '__trace.traceId' || path === '__span.traceId') return span.traceId;
-    if (path === '__span.spanId') return span.spanId;
-    if (path === '__span.name') return span.name;
+    if (path === '__trace.traceId' || path === '__span.traceId') return formatted(span.traceId);
+    if (path === '__span.spanId') return formatted(span.spanId);
+    if (path === '__span.name') return formatted(span.name);
     const tag = /^__span\.tags(?:\.([\w.]+)|\["([^"]+)"\])$/.exec(path);
-    if (tag) return spanTags[tag[1] ?? tag[2]!] ?? whole;
+    if (tag) return formatted(spanTags[tag[1] ?? tag[2]!]);
     return whole;
   });
   if (/\$\{/.test(query)) return undefined; // Grafana hides a link whose variables are not all defined

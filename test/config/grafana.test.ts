@@ -641,6 +641,14 @@ describe('links between signals, built as Grafana builds them', () => {
     expect(logqlProblems(link!.query)).toEqual([]);
   });
 
+  it('trace -> logs: a custom query\'s span variables may carry a format, and an undefined one hides the link', () => {
+    const base = { datasourceUid: 'loki', customQuery: true };
+    const rendered = renderTraceToLogs({ ...base, query: '{service_name="${__span.tags["service.name"]:raw}"} | trace_id="${__trace.traceId:pipe}"' }, SPAN);
+    expect(rendered?.query).toBe(`{service_name="dice-api"} | trace_id="${SPAN.traceId}"`);
+    expect(logqlProblems(rendered!.query)).toEqual([]);
+    expect(renderTraceToLogs({ ...base, query: '{service_name="${__span.tags.no.such.tag}"}' }, SPAN)).toBeUndefined();
+  });
+
   it('trace -> metrics: each query, for a real span, is a route-scoped PromQL query over the span metrics', () => {
     const config = tempo()['tracesToMetrics'] as { tags: { key: string; value?: string }[]; queries: { name: string; query: string }[] };
     expect(config.queries.length).toBeGreaterThanOrEqual(3);
