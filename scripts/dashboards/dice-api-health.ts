@@ -13,6 +13,7 @@ import {
   prom,
   promAnnotation,
   rangeText,
+  replicaLogsLink,
   ratioOrZero,
   stateTimeline,
   statPanel,
@@ -53,6 +54,8 @@ const burnSteps = [
 
 const runbook = (alert: string) => link(`Runbook: ${alert}`, runbookUrl(alert), true);
 const toPipeline = link('Telemetry pipeline dashboard', '/d/telemetry-pipeline?${__url_time_range}');
+/** On every per-replica graph: click a replica's series for its log lines. */
+const replicaLogs = replicaLogsLink(SERVICE);
 const toHost = link('Host and containers dashboard', '/d/host-containers?${__url_time_range}');
 
 export function diceApiHealth(): dashboard.Dashboard {
@@ -304,6 +307,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Requests by replica',
+      dataLinks: [replicaLogs],
       description: 'Requests per second each replica served (http.server.request.duration count). An even split means the balancer uses both.',
       queries: [prom(`sum by (instance) (rate(http_server_request_duration_count${app()}[$__rate_interval]))`, '{{instance}}')],
       unit: 'reqps',
@@ -313,6 +317,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: '5xx ratio by replica',
+      dataLinks: [replicaLogs],
       description: 'Share of each replica\'s requests answered with a 5xx. One replica alone failing points at that replica (or a drill on it).',
       queries: [
         prom(
@@ -331,6 +336,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: `Dice requests under ${thresholdMs} ms, by replica`,
+      dataLinks: [replicaLogs],
       description: `The latency SLI per replica: share of GET / and /roll answered under ${thresholdMs} ms (the le="${latencyThresholdSeconds}" bucket). Dashed: the objective.`,
       queries: [
         prom(
@@ -351,6 +357,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'p99 latency by replica',
+      dataLinks: [replicaLogs],
       description: 'p99 duration of dice requests per replica, from the app\'s histogram. Dashed: the latency SLO threshold.',
       queries: [
         prom(
@@ -387,6 +394,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Event-loop utilisation by replica',
+      dataLinks: [replicaLogs],
       description: 'Share of time the event loop was busy. Node serves every request on this one thread: near 100% means requests queue behind each other.',
       queries: [prom(`max by (instance) (nodejs_eventloop_utilization${app()})`, '{{instance}}')],
       unit: 'percentunit',
@@ -402,6 +410,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Event-loop delay p99 by replica',
+      dataLinks: [replicaLogs],
       description:
         'How late the event loop ran its timers (p99), above the monitor\'s own sampling interval: the histogram records whole intervals, ' +
         'so its minimum is the interval itself and p99 - min is the delay requests suffered.',
@@ -414,6 +423,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'CPU by replica',
+      dataLinks: [replicaLogs],
       description: 'CPU seconds per second each replica\'s process uses (1 = one core). Node runs JavaScript on one core.',
       queries: [prom(`sum by (instance) (rate(process_cpu_time_total${app()}[$__rate_interval]))`, '{{instance}}')],
       unit: 'short',
@@ -424,6 +434,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Memory by replica',
+      dataLinks: [replicaLogs],
       description: 'Resident memory of each replica\'s process, and the V8 heap in use. A heap that only grows is a leak.',
       queries: [
         prom(`max by (instance) (process_memory_usage${app()})`, 'rss {{instance}}'),
@@ -550,6 +561,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Injected errors and bias, by replica',
+      dataLinks: [replicaLogs],
       description: 'Share of dice requests failed on purpose (dice_faults_error_ratio) and share of dice forced to their highest face (dice_faults_bias). Errors or an unfair die while these are up are the drill.',
       queries: [
         prom(`max by (instance) (dice_faults_error_ratio${app()})`, 'errors {{instance}}'),
@@ -564,6 +576,7 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Injected latency, by replica',
+      dataLinks: [replicaLogs],
       description: 'Latency the drill adds to dice requests: the fixed part and the maximum jitter on top (dice_faults_added_latency).',
       queries: [prom(`max by (instance, dice_faults_latency_part) (dice_faults_added_latency${app()})`, '{{dice_faults_latency_part}} {{instance}}')],
       unit: 's',
@@ -596,7 +609,9 @@ export function diceApiHealth(): dashboard.Dashboard {
     }),
   );
   const traces = `resource.service.name = "${SERVICE}" && resource.deployment.environment.name = "$deployment_environment_name" && resource.service.instance.id =~ "$instance" && kind = server`;
-  const columns = '| select(span.http.route, span.http.response.status_code)';
+  // Tempo returns the first traces it finds, not the newest, unless asked (Tempo v3.0.3,
+  // pkg/traceql/enum_hints.go: most_recent); the hint ends the query (expr.y: `root hints`).
+  const columns = '| select(span.http.route, span.http.response.status_code) with (most_recent=true)';
   board.withPanel(
     traceTable({
       title: 'Slowest recent requests',

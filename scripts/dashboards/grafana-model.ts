@@ -2,8 +2,10 @@
 // Grafana cannot run (it is AGPL and not packaged here): list every panel query, expand dashboard
 // variables as the Prometheus/Loki/Tempo data sources do, render a trace-to-logs link for a span,
 // pick a derived field from a log line's labels, read provisioning values as Grafana reads `$`.
-// Each function names the Grafana code it mirrors; test/config/grafana.test.ts and
+// Each function names the Grafana file it mirrors (Grafana v13.2.0, GRAFANA_VERSION in .env); test/config/grafana.test.ts and
 // test/e2e/dashboards.e2e.test.ts use them.
+
+import type { QueryLanguage } from './query-grammars.ts';
 
 // ---------- dashboards ----------
 
@@ -37,7 +39,6 @@ export interface VariableJson {
   allValue?: string;
 }
 
-export type QueryLanguage = 'promql' | 'logql' | 'traceql';
 
 export interface PanelQuery {
   dashboard: string;
@@ -97,18 +98,85 @@ export function parseLabelValues(query: string): { selector: string; label: stri
   return { selector: match[1]!.trim(), label: match[2]! };
 }
 
-/** Regex metacharacters Grafana escapes in multi-value Prometheus/Loki/Tempo regex values (prometheusSpecialRegexEscape). */
-const regexEscape = (value: string) => value.replace(/[\\^$*+?.()|{}[\]]/g, '\\\\$&');
+/**
+ * A dashboard variable's value as Grafana holds it before anything formats it: the selected
+ * values (all of them when "All" is selected and no custom all value is set).
+ */
+export interface VariableValue {
+  values: string[];
+  multi?: boolean;
+  includeAll?: boolean;
+  /** The custom "All" value, used as is while `all` is set. */
+  allValue?: string;
+  all?: boolean;
+}
+
+/** What a query's `$name` refers to: a dashboard variable, or a built-in already rendered as text. */
+export type Scope = Record<string, string | VariableValue>;
+
+/** The data source that formats a variable written without `:format`, or `link` for panel and data links. */
+export type Formatter = 'prometheus' | 'loki' | 'tempo' | 'link';
+
+// Grafana v13.2.0, packages/grafana-prometheus/src/escaping.ts (the classic behaviour: the
+// prometheusSpecialCharsInLabelValues feature toggle is off by default).
+const promRegularEscape = (v: string) => v.replace(/\\/g, '\\\\').replace(/'/g, "\\\\'");
+const promRegexEscape = (v: string) => v.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]+?.()|]/g, '\\\\$&');
+// Grafana v13.2.0, public/app/plugins/datasource/loki/languageUtils.ts (lokiSpecialRegexEscape).
+const lokiRegexEscape = (v: string) => v.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]+?.()|]/g, '\\\\$&');
 
 /**
- * A variable's value in a query, as the data source's interpolateQueryExpr formats it: a single
- * value as is; several as a regex alternation `(a|b)`; "All" as the custom all value if set.
+ * A variable's text where a query names it without a format, as each data source formats it:
+ * Prometheus's interpolateQueryExpr (packages/grafana-prometheus/src/datasource.ts): one value
+ * escaped as a string, several regex-escaped as `(a|b)`; Loki's interpolateQueryExpr
+ * (public/app/plugins/datasource/loki/datasource.ts): one value as is, several regex-escaped as
+ * `a|b` (no parentheses); Tempo's applyVariables (public/app/plugins/datasource/tempo/datasource.ts)
+ * formats the whole TraceQL query with VariableFormatID.Pipe: `a|b`, nothing escaped. A link
+ * without a format gets the scenes interpolator's default, `glob` (`{a,b}`).
  */
-export function formatVariable(variable: Pick<VariableJson, 'multi' | 'includeAll' | 'allValue'>, values: string[], all: boolean): string {
-  if (all && variable.allValue) return variable.allValue;
-  if (!variable.multi && !variable.includeAll) return values[0] ?? '';
-  const escaped = values.map(regexEscape);
-  return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
+function formatDefault(v: VariableValue, values: string[], formatter: Formatter): string {
+  const regex = Boolean(v.multi || v.includeAll);
+  switch (formatter) {
+    case 'prometheus':
+      if (!regex) return promRegularEscape(values[0] ?? '');
+      return values.length === 1 ? promRegexEscape(values[0]!) : `(${values.map(promRegexEscape).join('|')})`;
+    case 'loki':
+      if (!regex) return values[0] ?? '';
+      return values.map(lokiRegexEscape).join('|');
+    case 'tempo':
+      return values.join('|');
+    case 'link':
+      return values.length === 1 ? values[0]! : `{${values.join(',')}}`;
+  }
+}
+
+/**
+ * `${name:format}` for the formats these dashboards and links use, as @grafana/scenes'
+ * formatRegistry (packages/scenes/src/variables/interpolation/formatRegistry.ts, the version
+ * Grafana v13.2.0 bundles) renders them: `pipe` joins with `|`, `raw` is the value as text (a list
+ * joined with `,`), `regex` escapes each and wraps several in `(a|b)`, `csv` joins with `,`.
+ */
+function formatExplicit(values: string[], format: string, name: string): string {
+  switch (format) {
+    case 'pipe':
+      return values.join('|');
+    case 'raw':
+    case 'csv':
+      return values.join(',');
+    case 'regex': {
+      const escaped = values.map((v) => v.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&'));
+      return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
+    }
+    default:
+      throw new Error(`\${${name}:${format}}: the format ${format} is not modelled in scripts/dashboards/grafana-model.ts; add it from Grafana's formatRegistry`);
+  }
+}
+
+/** The text `$name` becomes in a query run by `formatter`'s data source (or a link), format as written. */
+export function formatVariable(value: string | VariableValue, formatter: Formatter, format?: string, name = '?'): string {
+  if (typeof value === 'string') return value;
+  // A custom all value is used verbatim, whatever the format (scenes' CustomAllValue).
+  if (value.all && value.allValue) return value.allValue;
+  return format ? formatExplicit(value.values, format, name) : formatDefault(value, value.values, formatter);
 }
 
 /** Grafana's built-in variables, as they expand for a query over `rangeSeconds` at a 15s scrape interval. */
@@ -122,11 +190,14 @@ export function builtins(rangeSeconds: number): Record<string, string> {
   };
 }
 
-/** Replaces $name, ${name}, ${name:format} and [[name]] by `values[name]`; unknown names stay. */
-export function interpolate(text: string, values: Record<string, string>): string {
-  return text.replace(/\$\{([A-Za-z0-9_]+)(?::[a-z]+)?\}|\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+)\]\]/g, (whole, a?: string, b?: string, c?: string) => {
+/**
+ * Replaces $name, ${name}, ${name:format} (and data-link names such as ${__field.labels.instance}) and [[name]] by the variable's text as `formatter`'s
+ * data source renders it; names not in `scope` stay as written (Grafana leaves them too).
+ */
+export function interpolate(text: string, scope: Scope, formatter: Formatter): string {
+  return text.replace(/\$\{([A-Za-z0-9_.]+)(?::([a-z]+))?\}|\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+)\]\]/g, (whole, a?: string, format?: string, b?: string, c?: string) => {
     const name = a ?? b ?? c ?? '';
-    return name in values ? values[name]! : whole;
+    return name in scope ? formatVariable(scope[name]!, formatter, format, name) : whole;
   });
 }
 
@@ -192,8 +263,8 @@ const toMs = (shift: string | undefined): number => {
 };
 
 /**
- * The Loki query and time range of a span's "Logs for this span" link, as Grafana's
- * createSpanLink.tsx builds it: `${__tags}` is `label="value"` for each configured tag present on
+ * The Loki query and time range of a span's "Logs for this span" link, as Grafana v13.2.0's
+ * public/app/features/explore/TraceView/createSpanLink.tsx builds it: `${__tags}` is `label="value"` for each configured tag present on
  * the span (resource first, then span attributes, mapped names), joined by ", "; a custom query
  * is then interpolated with the span's and trace's scoped variables. Undefined when Grafana
  * would show no link (no configured tag on the span and no custom query).
@@ -225,14 +296,17 @@ export function renderTraceToLogs(config: TraceToLogsConfig, span: SpanModel): {
     if (config.filterBySpanID) template += ' |="${__span.spanId}"';
   }
   const spanTags: Record<string, string> = { ...span.resource, ...span.attributes };
-  const query = template.replace(/\$\{([^}]+)\}/g, (whole, expr: string) => {
+  // A scoped variable may carry a format (`${__span.tags.x:raw}`); each is one value, so the
+  // formats of formatExplicit apply as for a one-value dashboard variable.
+  const query = template.replace(/\$\{([^}:]+)(?::([a-z]+))?\}/g, (whole, expr: string, format?: string) => {
     const path = expr.trim();
+    const formatted = (v: string | undefined) => (v === undefined ? whole : format ? formatVariable({ values: [v] }, 'link', format, path) : v);
     if (path === '__tags') return tags;
-    if (path === '__trace.traceId' || path === '__span.traceId') return span.traceId;
-    if (path === '__span.spanId') return span.spanId;
-    if (path === '__span.name') return span.name;
+    if (path === '__trace.traceId' || path === '__span.traceId') return formatted(span.traceId);
+    if (path === '__span.spanId') return formatted(span.spanId);
+    if (path === '__span.name') return formatted(span.name);
     const tag = /^__span\.tags(?:\.([\w.]+)|\["([^"]+)"\])$/.exec(path);
-    if (tag) return spanTags[tag[1] ?? tag[2]!] ?? whole;
+    if (tag) return formatted(spanTags[tag[1] ?? tag[2]!]);
     return whole;
   });
   if (/\$\{/.test(query)) return undefined; // Grafana hides a link whose variables are not all defined
@@ -240,6 +314,21 @@ export function renderTraceToLogs(config: TraceToLogsConfig, span: SpanModel): {
   let toMsValue = Math.floor(span.startMs + span.durationMs + toMs(config.spanEndTimeShift));
   if (toMsValue === fromMs) toMsValue++;
   return { query, fromMs, toMs: toMsValue };
+}
+
+/**
+ * The time range of a trace-by-ID lookup (an exemplar's or a log line's trace link), as Grafana
+ * v13.2.0's public/app/plugins/datasource/tempo/datasource.ts (makeTraceIdRequest) builds it: with
+ * timeShiftEnabled, `from` minus spanStartTimeShift and `to` plus spanEndTimeShift (each 30m when
+ * unset); without, no range (Tempo searches all of its blocks).
+ */
+export function traceIdLookupRange(
+  traceQuery: { timeShiftEnabled?: boolean; spanStartTimeShift?: string; spanEndTimeShift?: string } | undefined,
+  fromMs: number,
+  toMsValue: number,
+): { fromMs: number; toMs: number } | undefined {
+  if (!traceQuery?.timeShiftEnabled) return undefined;
+  return { fromMs: fromMs - toMs(traceQuery.spanStartTimeShift || '30m'), toMs: toMsValue + toMs(traceQuery.spanEndTimeShift || '30m') };
 }
 
 /** `$__tags` in a trace-to-metrics query: `label="value"` for each configured tag present on the span. */
@@ -274,200 +363,11 @@ export function derivedFieldValue(config: DerivedFieldConfig, line: string, labe
   return match?.[1] ? { value: match[1] } : {};
 }
 
-// ---------- LogQL, the subset the stack writes ----------
-
-/**
- * Checks a LogQL query against the part of the grammar this stack uses (Loki's own parser is
- * AGPL and cannot run here; the e2e suite runs every query against the real Loki when there is
- * one): a stream selector, line filters, label filters joined by and/or, json/logfmt parsers,
- * and metric queries `agg [by|without (l,...)] (range_fn(<log query> [dur]))`. Returns problems.
- */
-export function checkLogQL(query: string): string[] {
-  const tokens = tokenizeLogQL(query);
-  if (typeof tokens === 'string') return [tokens];
-  const p = new LogQLParser(tokens);
-  try {
-    p.query();
-    if (!p.done()) p.fail(`unexpected ${p.peek()?.text}`);
-    return [];
-  } catch (error) {
-    return [error instanceof Error ? error.message : String(error)];
-  }
-}
-
-interface Token {
-  kind: 'ident' | 'string' | 'number' | 'duration' | 'op' | 'punct';
-  text: string;
-  at: number;
-}
-
-function tokenizeLogQL(q: string): Token[] | string {
-  const tokens: Token[] = [];
-  const patterns: [Token['kind'], RegExp][] = [
-    ['string', /^"(?:[^"\\]|\\.)*"|^`[^`]*`/],
-    ['duration', /^\d+(?:ms|s|m|h|d)\b/],
-    ['number', /^\d+(?:\.\d+)?\b/],
-    ['op', /^(?:\|=|\|~|!=|!~|=~|==|>=|<=|=|>|<|\|)/],
-    ['punct', /^[{}(),[\]]/],
-    ['ident', /^[A-Za-z_][A-Za-z0-9_.]*/],
-  ];
-  let i = 0;
-  while (i < q.length) {
-    const rest = q.slice(i);
-    const space = /^\s+/.exec(rest);
-    if (space) {
-      i += space[0].length;
-      continue;
-    }
-    const found = patterns.find(([, re]) => re.test(rest));
-    if (!found) return `unexpected character ${JSON.stringify(rest[0])} at ${i}`;
-    const text = found[1].exec(rest)![0];
-    tokens.push({ kind: found[0], text, at: i });
-    i += text.length;
-  }
-  return tokens;
-}
-
-const AGGREGATIONS = new Set(['sum', 'count', 'max', 'min', 'avg', 'topk', 'bottomk']);
-const RANGE_FUNCTIONS = new Set(['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time']);
-const PARSERS = new Set(['json', 'logfmt']);
-
-class LogQLParser {
-  private i = 0;
-  private readonly tokens: Token[];
-  constructor(tokens: Token[]) {
-    this.tokens = tokens;
-  }
-  peek(offset = 0): Token | undefined {
-    return this.tokens[this.i + offset];
-  }
-  done(): boolean {
-    return this.i >= this.tokens.length;
-  }
-  fail(why: string): never {
-    throw new Error(`LogQL: ${why} (token ${this.i + 1} of ${this.tokens.length})`);
-  }
-  take(text?: string, kind?: Token['kind']): Token {
-    const t = this.peek();
-    if (!t || (text !== undefined && t.text !== text) || (kind !== undefined && t.kind !== kind)) {
-      this.fail(`expected ${text ?? kind}, got ${t?.text ?? 'end of query'}`);
-    }
-    this.i++;
-    return t;
-  }
-  query(): void {
-    const t = this.peek();
-    if (t?.text === '{') return this.logQuery();
-    if (t && AGGREGATIONS.has(t.text)) return this.aggregation();
-    if (t && RANGE_FUNCTIONS.has(t.text)) return this.rangeAggregation();
-    this.fail(`a query starts with { or a function, not ${t?.text ?? 'nothing'}`);
-  }
-  aggregation(): void {
-    this.take(undefined, 'ident');
-    if (this.peek()?.text === 'by' || this.peek()?.text === 'without') {
-      this.take();
-      this.labelList();
-    }
-    this.take('(');
-    this.query();
-    this.take(')');
-    if (this.peek()?.text === 'by' || this.peek()?.text === 'without') {
-      this.take();
-      this.labelList();
-    }
-  }
-  labelList(): void {
-    this.take('(');
-    this.take(undefined, 'ident');
-    while (this.peek()?.text === ',') {
-      this.take(',');
-      this.take(undefined, 'ident');
-    }
-    this.take(')');
-  }
-  rangeAggregation(): void {
-    this.take(undefined, 'ident');
-    this.take('(');
-    this.logQuery();
-    this.take('[');
-    this.take(undefined, 'duration');
-    this.take(']');
-    this.take(')');
-  }
-  logQuery(): void {
-    this.take('{');
-    this.matcher();
-    while (this.peek()?.text === ',') {
-      this.take(',');
-      this.matcher();
-    }
-    this.take('}');
-    while (this.peek()?.kind === 'op' && ['|=', '|~', '!=', '!~', '|'].includes(this.peek()!.text)) this.stage();
-  }
-  matcher(): void {
-    this.take(undefined, 'ident');
-    const op = this.take(undefined, 'op');
-    if (!['=', '!=', '=~', '!~'].includes(op.text)) this.fail(`${op.text} is not a label matcher operator`);
-    this.stringValue(op.text.includes('~'));
-  }
-  stringValue(regex: boolean): void {
-    const s = this.take(undefined, 'string');
-    if (regex) {
-      const body = s.text.startsWith('`') ? s.text.slice(1, -1) : (JSON.parse(s.text) as string);
-      try {
-        new RegExp(body);
-      } catch {
-        this.fail(`invalid regex ${s.text}`);
-      }
-    }
-  }
-  stage(): void {
-    const op = this.take(undefined, 'op');
-    if (op.text !== '|') {
-      if (op.text === '!=' || op.text === '!~' || op.text === '|=' || op.text === '|~') return this.stringValue(op.text.endsWith('~'));
-      this.fail(`${op.text} cannot start a pipeline stage`);
-    }
-    const next = this.peek();
-    // `| json` and `| logfmt` are parsers when no comparison follows (`| json="x"` filters a label).
-    const after = this.peek(1)?.text;
-    if (next && PARSERS.has(next.text) && (after === undefined || ['|', '|=', '|~', ')', '['].includes(after))) {
-      this.take();
-      return;
-    }
-    this.labelFilter();
-    while (this.peek()?.text === 'or' || this.peek()?.text === 'and' || this.peek()?.text === ',') {
-      this.take();
-      this.labelFilter();
-    }
-  }
-  labelFilter(): void {
-    if (this.peek()?.text === '(') {
-      this.take('(');
-      this.labelFilter();
-      while (this.peek()?.text === 'or' || this.peek()?.text === 'and') {
-        this.take();
-        this.labelFilter();
-      }
-      this.take(')');
-      return;
-    }
-    this.take(undefined, 'ident');
-    const op = this.take(undefined, 'op');
-    if (['=', '!=', '=~', '!~'].includes(op.text) && this.peek()?.kind === 'string') return this.stringValue(op.text.includes('~'));
-    if (['>', '>=', '<', '<=', '==', '!='].includes(op.text)) {
-      const value = this.take();
-      if (value.kind !== 'number' && value.kind !== 'duration') this.fail(`${op.text} compares with a number or duration, not ${value.text}`);
-      return;
-    }
-    this.fail(`${op.text} is not a label filter operator here`);
-  }
-}
-
 // ---------- Explore links ----------
 
-/** The Explore pane a panel link opens, with Grafana's link variables given `values`. */
-export function explorePane(url: string, values: Record<string, string>): { datasource: string; queries: Record<string, unknown>[]; range: { from: string; to: string } } {
-  const filled = url.replace(/\$\{([A-Za-z0-9_]+)(?::[a-z]+)?\}/g, (whole, name: string) => values[name] ?? whole);
+/** The Explore pane a panel or data link opens, its variables rendered as Grafana renders a link's. */
+export function explorePane(url: string, scope: Scope): { datasource: string; queries: Record<string, unknown>[]; range: { from: string; to: string } } {
+  const filled = interpolate(url, scope, 'link');
   const parsed = new URL(filled, 'http://grafana.invalid');
   if (parsed.pathname !== '/explore') throw new Error(`not an Explore link: ${url}`);
   const panes = JSON.parse(parsed.searchParams.get('panes') ?? 'null') as Record<string, { datasource: string; queries: Record<string, unknown>[]; range: { from: string; to: string } }>;

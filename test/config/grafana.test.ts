@@ -1,10 +1,11 @@
 // Grafana's provisioning and dashboards, checked without Grafana (AGPL, not packaged here) and
 // without a running stack: the files match Grafana 13's documented provisioning schema, every
 // data source UID used is provisioned, the JSON is what the generator makes, every query parses
-// (PromQL by promtool, LogQL by a checker of the subset the stack writes), and every link from one
+// (PromQL by promtool, LogQL and TraceQL by the lezer grammars of Grafana's own query editors) and
+// names only labels and attributes Loki and Tempo store for our services, and every link from one
 // signal to another is built the way Grafana builds it and lands on the right labels.
 // test/e2e/dashboards.e2e.test.ts runs the same queries and links against the live backends.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +13,9 @@ import { renderDashboards } from '../../scripts/dashboards/generate.ts';
 import {
   allPanels,
   builtins,
-  checkLogQL,
   derivedFieldValue,
   explorePane,
+  formatVariable,
   interpolate,
   panelQueries,
   parseLabelValues,
@@ -22,13 +23,19 @@ import {
   renderTraceToLogs,
   renderTraceToMetrics,
   stringsIn,
+  traceIdLookupRange,
   type DashboardJson,
   type DerivedFieldConfig,
+  type Formatter,
+  type Scope,
   type SpanModel,
   type TraceToLogsConfig,
 } from '../../scripts/dashboards/grafana-model.ts';
+import { logqlLabels, logqlProblems, queriesInText, traceqlAttributes, traceqlHints, traceqlProblems } from '../../scripts/dashboards/query-grammars.ts';
+import { LOG_ATTRIBUTES, lokiNames, resourceAttributes, SPAN_ATTRIBUTES } from '../../scripts/dashboards/lib/stored-names.ts';
 import { alertNames, landingUid, runbookUrl, spec } from '../../scripts/dashboards/lib/knobs.ts';
 import { binary, ROOT, run } from './support/tools.ts';
+import { realSelector } from '../e2e/support/dashboards.ts';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const DATASOURCES_FILE = 'observability/grafana/provisioning/datasources/datasources.yaml';
@@ -243,16 +250,27 @@ const files = renderDashboards();
 const boards: DashboardJson[] = Object.values(files).map((content) => JSON.parse(content) as DashboardJson);
 const board = (uid: string) => boards.find((b) => b.uid === uid)!;
 
-/** Sample values for dashboard variables, for syntax checks that need no stack. */
-const SAMPLE: Record<string, string> = {
-  ...builtins(3600),
-  deployment_environment_name: 'compose',
-  instance: '(dice-api-1|dice-api-2)',
-  container: '(dice-api-1|prometheus)',
+/** Sample values of the dashboard variables, for checks that need no stack ("All" of two replicas). */
+const SAMPLE_VALUES: Record<string, string[]> = {
+  deployment_environment_name: ['compose'],
+  instance: ['dice-api-1', 'dice-api-2'],
+  container: ['dice-api-1', 'prometheus'],
 };
 
-/** The dashboard variables' sample values alone, as a panel link has them. */
-const LINK_VALUES = { deployment_environment_name: SAMPLE['deployment_environment_name']!, instance: SAMPLE['instance']!, container: SAMPLE['container']! };
+/** A dashboard's variables with the sample values, as Grafana holds them, and the built-ins. */
+function sampleScope(b: DashboardJson, extra: Scope = builtins(3600)): Scope {
+  const scope: Scope = { ...extra };
+  for (const v of b.templating?.list ?? []) {
+    const values = SAMPLE_VALUES[v.name];
+    if (!values) throw new Error(`${b.uid}: no sample value for variable ${v.name}; add one to SAMPLE_VALUES`);
+    scope[v.name] = { values, multi: v.multi, includeAll: v.includeAll, allValue: v.allValue, all: Boolean(v.multi || v.includeAll) };
+  }
+  return scope;
+}
+
+/** Every LogQL and TraceQL query of the dashboards, with the board's sample variables as its data source renders them. */
+const dashboardQueries = (language: 'logql' | 'traceql') =>
+  boards.flatMap((b) => panelQueries(b).filter((q) => q.language === language).map((q) => ({ where: `${b.uid} / ${q.panel} ${q.refId}`, query: interpolate(q.text, sampleScope(b), q.datasource.type as Formatter) })));
 
 /** promtool's parser (the pinned Prometheus version's), on many expressions; returns the ones it rejects. */
 function promtoolRejects(exprs: { where: string; expr: string }[]): string[] {
@@ -279,6 +297,34 @@ const SPAN: SpanModel = {
   },
   attributes: { 'http.route': '/roll', 'http.request.method': 'GET', 'http.response.status_code': '200' },
 };
+
+/** The trace-to-logs settings as Grafana reads them ($$ -> $). */
+const traceToLogsConfig = (): TraceToLogsConfig => {
+  const raw = ds('tempo').jsonData['tracesToLogsV2'] as TraceToLogsConfig;
+  return { ...raw, query: raw.query && value(raw.query) };
+};
+
+/** The correlations' LogQL, for a replica series whose instance is dice-api-1. */
+const correlationQueries = () =>
+  (ds('prometheus').correlations ?? []).map((c) => ({ where: `correlation ${c.targetUID} on ${c.config.field}`, expr: value(c.config.target['expr']!).replaceAll('${instance}', 'dice-api-1') }));
+
+/**
+ * The LogQL and TraceQL written outside the dashboards: runbooks, alert texts, the tests' and
+ * benchmarks' own queries, the data sources' links. This file is left out: its queries are the
+ * grammar fixtures, some broken on purpose.
+ */
+function otherQueries(): { where: string; language: 'logql' | 'traceql'; query: string }[] {
+  const found: { where: string; language: 'logql' | 'traceql'; query: string }[] = [];
+  const scan = (path: string) => found.push(...queriesInText(read(path)).map((q) => ({ where: path, ...q })));
+  for (const name of readdirSync(join(ROOT, 'docs/runbooks'))) scan(`docs/runbooks/${name}`);
+  for (const name of readdirSync(join(ROOT, 'observability/prometheus/rules'))) scan(`observability/prometheus/rules/${name}`);
+  for (const dir of ['test/e2e', 'test/e2e/support', 'test/faults', 'bench/lib']) {
+    for (const name of readdirSync(join(ROOT, dir)).filter((n) => n.endsWith('.ts'))) scan(`${dir}/${name}`);
+  }
+  for (const { where, expr } of correlationQueries()) found.push({ where, language: 'logql', query: expr });
+  found.push({ where: 'tracesToLogsV2', language: 'logql', query: renderTraceToLogs(traceToLogsConfig(), SPAN)!.query });
+  return found;
+}
 
 describe('Grafana provisioning files (Grafana 13 documented schema)', () => {
   it('the data source file parses strictly and uses only documented keys, per data source type', () => {
@@ -315,6 +361,15 @@ describe('Grafana provisioning files (Grafana 13 documented schema)', () => {
     // `z`: relabelled for the container on SELinux hosts (test/config/compose.test.ts).
     expect(grafana.volumes).toContain('./observability/grafana/dashboards:/etc/grafana/dashboards:ro,z');
     expect(grafana.volumes).toContain('./observability/grafana/provisioning:/etc/grafana/provisioning:ro,z');
+  });
+});
+
+describe('Grafana opens on the landing dashboard', () => {
+  it('compose sets the home dashboard to the landing dashboard\'s generated file, where the provider mounts it', () => {
+    const grafana = (parse(read('docker-compose.yml')) as { services: Record<string, { environment: Record<string, string> }> }).services['grafana']!;
+    const home = grafana.environment['GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH'];
+    expect(home, 'GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH in docker-compose.yml').toBe(`/etc/grafana/dashboards/${landingUid}.json`);
+    expect(Object.keys(files)).toContain(`${landingUid}.json`);
   });
 });
 
@@ -362,6 +417,19 @@ describe('dashboards as code', () => {
     expect(used.length).toBeGreaterThan(100);
   });
 
+  it('no dashboard link, panel link or annotation has a placement (Grafana 13.2 shows none of them then)', () => {
+    // Grafana 13.2 shows above the panels only links without a placement, and its controls menu
+    // drops links of type `dashboards`; the foundation SDK adds `placement: inControlsMenu` to each.
+    const placed: string[] = [];
+    for (const b of boards) {
+      for (const l of b.links ?? []) if ('placement' in l) placed.push(`${b.uid} link ${String(l['title'])}`);
+      for (const a of b.annotations?.list ?? []) if ('placement' in a) placed.push(`${b.uid} annotation ${String(a['name'])}`);
+      for (const p of allPanels(b)) for (const l of p.links ?? []) if ('placement' in l) placed.push(`${b.uid} / ${p.title} link ${l.title}`);
+    }
+    expect(placed).toEqual([]);
+    expect(boards.every((b) => (b.links ?? []).some((l) => l['type'] === 'dashboards')), 'each dashboard has its dashboards dropdown').toBe(true);
+  });
+
   it('filters by environment (deployment_environment_name) and replica (instance), both from Prometheus', () => {
     for (const uid of ['dice-api-health', 'telemetry-pipeline']) {
       const vars = board(uid).templating?.list ?? [];
@@ -373,40 +441,125 @@ describe('dashboards as code', () => {
   it('every PromQL query (panels, variables, annotations) parses in promtool, with variables filled in', () => {
     const exprs: { where: string; expr: string }[] = [];
     for (const b of boards) {
-      for (const q of panelQueries(b).filter((q) => q.language === 'promql')) exprs.push({ where: `${b.uid} / ${q.panel} ${q.refId}`, expr: interpolate(q.text, SAMPLE) });
-      for (const v of b.templating?.list ?? []) exprs.push({ where: `${b.uid} / variable ${v.name}`, expr: parseLabelValues(interpolate(String(v.query), SAMPLE)).selector });
+      for (const q of panelQueries(b).filter((q) => q.language === 'promql')) exprs.push({ where: `${b.uid} / ${q.panel} ${q.refId}`, expr: interpolate(q.text, sampleScope(b), 'prometheus') });
+      for (const v of b.templating?.list ?? []) exprs.push({ where: `${b.uid} / variable ${v.name}`, expr: parseLabelValues(interpolate(String(v.query), sampleScope(b), 'prometheus')).selector });
       for (const a of b.annotations?.list ?? []) if (a['expr']) exprs.push({ where: `${b.uid} / annotation ${String(a['name'])}`, expr: String(a['expr']) });
     }
     expect(exprs.length).toBeGreaterThan(90);
     expect(promtoolRejects(exprs)).toEqual([]);
   });
 
-  it('every LogQL query of a panel is valid LogQL (the subset the stack writes)', () => {
-    const logql = boards.flatMap((b) => panelQueries(b).filter((q) => q.language === 'logql').map((q) => ({ where: `${b.uid} / ${q.panel}`, query: interpolate(q.text, SAMPLE) })));
+  it('every LogQL and TraceQL query of a panel parses in the grammar of Grafana\'s query editor', () => {
+    const logql = dashboardQueries('logql');
+    const traceql = dashboardQueries('traceql');
     expect(logql.length).toBeGreaterThanOrEqual(2);
-    expect(logql.flatMap(({ where, query }) => checkLogQL(query).map((p) => `${where}: ${p}\n  ${query}`))).toEqual([]);
+    expect(traceql.length).toBeGreaterThanOrEqual(2);
+    const problems = [
+      ...logql.flatMap(({ where, query }) => logqlProblems(query).map((p) => `${where}: ${p}\n  ${query}`)),
+      ...traceql.flatMap(({ where, query }) => traceqlProblems(query).map((p) => `${where}: ${p}\n  ${query}`)),
+    ];
+    expect(problems).toEqual([]);
   });
 
-  it('the LogQL checker accepts the forms the stack writes and rejects broken ones', () => {
+  it('the grammars reject what Loki and Tempo reject, and accept the forms the stack writes', () => {
     for (const ok of [
       '{service_name="dice-api"} | trace_id="4bf92f3577b34da6a3ce929d0e0e4736"',
       '{a="b", c=~"d|e"} |= "x" != "y" | json | level=~"error|warn" or status=~"[45].."',
       'sum by (detected_level) (count_over_time({a="b"} | x="y" [1m]))',
       '{a="b"} | duration >= 250ms',
     ]) {
-      expect(checkLogQL(ok), ok).toEqual([]);
+      expect(logqlProblems(ok), ok).toEqual([]);
     }
     for (const bad of [
+      '{service.instance.id="x"}', // Loki label names have no dots: it is service_instance_id
       '{service_name="dice-api"',
       '{service_name=dice-api}',
       '{a="b"} | trace_id=',
       'sum(count_over_time({a="b"}))',
       '{a="b"} | x >= "y"',
-      '{a=~"("}',
       'service_name="dice-api"',
     ]) {
-      expect(checkLogQL(bad), bad).not.toEqual([]);
+      expect(logqlProblems(bad), bad).not.toEqual([]);
     }
+    for (const ok of ['{ resource.service.name = "dice-api" && kind = server } | select(span.http.route) with (most_recent=true)', '{ status = error || span.http.response.status_code >= 400 }']) {
+      expect(traceqlProblems(ok), ok).toEqual([]);
+    }
+    for (const bad of ['{ resource.service.name = }', '{ kind = sever }', '{ .a = 1 } | with (most_recent=true)', '{ span.http.route = "/roll" ']) {
+      expect(traceqlProblems(bad), bad).not.toEqual([]);
+    }
+  });
+
+  it('every LogQL and TraceQL query in the data sources, runbooks, alerts and tests parses too', () => {
+    const found = otherQueries();
+    expect(found.filter((q) => q.where.startsWith('docs/runbooks')).length).toBeGreaterThanOrEqual(5);
+    expect(found.filter((q) => q.where.startsWith('test/')).length).toBeGreaterThanOrEqual(3);
+    const problems = found.flatMap(({ where, language, query }) => (language === 'logql' ? logqlProblems(query) : traceqlProblems(query)).map((p) => `${where}: ${p}\n  ${query}`));
+    expect(problems).toEqual([]);
+  });
+
+  it('LogQL names only stream labels Loki indexes and metadata it stores for our log records (Loki 3.7.6 OTLP mapping)', () => {
+    const { stream, metadata } = lokiNames();
+    expect(stream.sort()).toEqual(['deployment_environment_name', 'service_name']);
+    const queries = [...dashboardQueries('logql'), ...otherQueries().filter((q) => q.language === 'logql')];
+    expect(queries.length).toBeGreaterThan(8);
+    const problems = queries.flatMap(({ where, query }) => {
+      const used = logqlLabels(query);
+      return [
+        ...used.stream.filter((l) => !stream.includes(l)).map((l) => `${where}: stream selector on ${l}, which Loki does not index (index labels: ${stream.join(', ')})`),
+        ...(used.parsed ? [] : used.filtered.filter((l) => !stream.includes(l) && !metadata.includes(l)).map((l) => `${where}: filter on ${l}, which no dice-api log line carries`)),
+      ];
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('TraceQL names only resource and span attributes our services emit', () => {
+    const resource = resourceAttributes();
+    const span = SPAN_ATTRIBUTES.map((a) => a.name);
+    const queries = [...dashboardQueries('traceql'), ...otherQueries().filter((q) => q.language === 'traceql')];
+    expect(queries.length).toBeGreaterThan(4);
+    const problems = queries.flatMap(({ where, query }) =>
+      traceqlAttributes(query)
+        .filter(({ scope, name }) => !(scope === 'resource' ? resource : scope === 'span' ? span : [...resource, ...span]).includes(name))
+        .map(({ scope, name }) => `${where}: ${scope}.${name} is not an attribute our services emit`),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('each hand-listed log and span attribute is set where the list says', () => {
+    for (const { name, source } of [...LOG_ATTRIBUTES, ...SPAN_ATTRIBUTES]) {
+      if (source.startsWith('node_modules/')) continue; // a semantic-conventions constant: the name comes from the package
+      const escaped = name.replace(/\./g, '\\.');
+      expect(read(source), `${source} sets ${name}`).toMatch(new RegExp(`['"]${escaped}['"]|\\b${escaped}:`));
+    }
+    expect(resourceAttributes()).toEqual(expect.arrayContaining(['service.name', 'service.instance.id', 'deployment.environment.name', 'service.version']));
+  });
+
+  it('TraceQL panels that promise recent traces ask Tempo for the most recent ones', () => {
+    const traceql = boards.flatMap((b) => panelQueries(b).filter((q) => q.language === 'traceql'));
+    expect(traceql.length).toBeGreaterThanOrEqual(2);
+    for (const q of traceql) expect(traceqlHints(q.text), `${q.dashboardUid} / ${q.panel}: Tempo returns the first traces it finds without the hint`).toMatchObject({ most_recent: 'true' });
+  });
+
+  it('variables are rendered as each data source renders them (Grafana v13.2.0), formats included', () => {
+    const all = { values: ['dice-api-1', 'dice.api-2'], multi: true, includeAll: true, all: true };
+    const one = { values: ['dice.api-1'], multi: true, includeAll: true };
+    const single = { values: ["it's"] };
+    expect(formatVariable(all, 'prometheus')).toBe('(dice-api-1|dice\\\\.api-2)');
+    expect(formatVariable(one, 'prometheus')).toBe('dice\\\\.api-1');
+    expect(formatVariable(single, 'prometheus')).toBe("it\\\\'s");
+    expect(formatVariable(all, 'loki')).toBe('dice-api-1|dice\\\\.api-2');
+    expect(formatVariable(single, 'loki')).toBe("it's");
+    expect(formatVariable(all, 'tempo')).toBe('dice-api-1|dice.api-2');
+    expect(formatVariable(all, 'link')).toBe('{dice-api-1,dice.api-2}');
+    expect(formatVariable(all, 'prometheus', 'pipe')).toBe('dice-api-1|dice.api-2');
+    expect(formatVariable(all, 'loki', 'raw')).toBe('dice-api-1,dice.api-2');
+    expect(formatVariable(all, 'link', 'regex')).toBe('(dice-api-1|dice\\.api-2)');
+    expect(formatVariable({ ...all, allValue: '.*' }, 'prometheus', 'pipe')).toBe('.*');
+    expect(() => formatVariable(all, 'link', 'percentencode')).toThrow(/not modelled/);
+    const scope: Scope = { instance: all, __range: '1h' };
+    expect(interpolate('a=~"$instance" b=~"${instance}" c="${instance:pipe}" d=[[instance]] e=$__range f=$unknown', scope, 'tempo')).toBe(
+      'a=~"dice-api-1|dice.api-2" b=~"dice-api-1|dice.api-2" c="dice-api-1|dice.api-2" d=dice-api-1|dice.api-2 e=1h f=$unknown',
+    );
   });
 
   it('the landing dashboard answers the health model: verdict, RED with exemplars, replicas, saturation, fairness, drills, logs, traces', () => {
@@ -425,17 +578,29 @@ describe('dashboards as code', () => {
     expect([...languages].sort()).toEqual(['logql', 'promql', 'traceql']);
   });
 
+  it('every zero fallback (or ... * 0) is split off, so the e2e suite can run the real selector alone', () => {
+    const fallbacks = boards.flatMap((b) => panelQueries(b).filter((q) => /\*\s*0\b/.test(q.text)));
+    expect(fallbacks.length).toBeGreaterThanOrEqual(10);
+    for (const q of fallbacks) {
+      const selector = realSelector(q.text);
+      expect(selector, `${q.dashboardUid} / ${q.panel} ${q.refId}`).toBeDefined();
+      expect(selector, `${q.dashboardUid} / ${q.panel} ${q.refId}`).not.toMatch(/\*\s*0\b|\bor\b/);
+    }
+  });
+
   it('every panel with queries links to them in Explore, same data source, same queries', () => {
     for (const b of boards) {
       for (const p of allPanels(b).filter((p) => p.targets?.length)) {
         const explore = (p.links ?? []).find((l) => l.url?.startsWith('/explore'));
         expect(explore, `${b.uid} / ${p.title} has an Explore link`).toBeDefined();
-        const pane = explorePane(explore!.url!, { ...LINK_VALUES, instance: 'dice-api-1|dice-api-2', __from: '1', __to: '2' });
+        const pane = explorePane(explore!.url!, sampleScope(b, { __from: '1', __to: '2' }));
         expect(pane.datasource, `${b.uid} / ${p.title}`).toBe(p.datasource!.uid);
         expect(byUid.has(pane.datasource)).toBe(true);
         const texts = pane.queries.map((q) => String(q['expr'] ?? q['query']));
-        // Grafana fills the dashboard's variables into the link; Explore expands its built-ins itself.
-        const expected = p.targets!.map((t) => interpolate(String(t['expr'] ?? t['query']), { ...LINK_VALUES, instance: 'dice-api-1|dice-api-2' }));
+        // Grafana fills the dashboard's variables into the link (`:pipe`, `:raw`), so Explore gets
+        // `a|b` where the panel's data source may write `(a|b)`: the same regex. Explore expands
+        // the built-ins itself.
+        const expected = p.targets!.map((t) => interpolate(String(t['expr'] ?? t['query']), sampleScope(b, {}), 'tempo'));
         expect(texts, `${b.uid} / ${p.title}`).toEqual(expected);
       }
     }
@@ -454,22 +619,16 @@ describe('dashboards as code', () => {
 
 describe('links between signals, built as Grafana builds them', () => {
   const tempo = () => ds('tempo').jsonData;
-  const traceToLogs = (): TraceToLogsConfig => {
-    const raw = tempo()['tracesToLogsV2'] as TraceToLogsConfig;
-    return { ...raw, query: raw.query && value(raw.query) };
-  };
+  const traceToLogs = traceToLogsConfig;
 
   it('trace -> logs: the query for a real span is valid LogQL that filters on the trace ID, over Loki index labels', () => {
     const link = renderTraceToLogs(traceToLogs(), SPAN);
     expect(link, 'Grafana shows "Logs for this span"').toBeDefined();
-    expect(checkLogQL(link!.query)).toEqual([]);
+    expect(logqlProblems(link!.query)).toEqual([]);
     expect(link!.query).toBe(`{service_name="dice-api", deployment_environment_name="compose"} | trace_id="${SPAN.traceId}"`);
     // The selector may only use labels Loki indexes (observability/loki/loki.yaml): anything else
     // is structured metadata, and a stream selector on it matches nothing.
-    const loki = parse(read('observability/loki/loki.yaml')) as { limits_config: { otlp_config: { resource_attributes: { attributes_config: { action: string; attributes: string[] }[] } } } };
-    const indexed = loki.limits_config.otlp_config.resource_attributes.attributes_config
-      .filter((a) => a.action === 'index_label')
-      .flatMap((a) => a.attributes.map((name) => name.replaceAll('.', '_')));
+    const indexed = lokiNames().stream;
     const selector = /^\{([^}]*)\}/.exec(link!.query)![1]!;
     for (const label of selector.split(',').map((m) => m.trim().split('=')[0]!)) expect(indexed).toContain(label);
     // The trace ID filters; the window only absorbs clock skew and export delay.
@@ -480,7 +639,15 @@ describe('links between signals, built as Grafana builds them', () => {
     const { 'deployment.environment.name': _env, ...resource } = SPAN.resource;
     const link = renderTraceToLogs(traceToLogs(), { ...SPAN, resource });
     expect(link!.query).toBe(`{service_name="dice-api"} | trace_id="${SPAN.traceId}"`);
-    expect(checkLogQL(link!.query)).toEqual([]);
+    expect(logqlProblems(link!.query)).toEqual([]);
+  });
+
+  it('trace -> logs: a custom query\'s span variables may carry a format, and an undefined one hides the link', () => {
+    const base = { datasourceUid: 'loki', customQuery: true };
+    const rendered = renderTraceToLogs({ ...base, query: '{service_name="${__span.tags["service.name"]:raw}"} | trace_id="${__trace.traceId:pipe}"' }, SPAN);
+    expect(rendered?.query).toBe(`{service_name="dice-api"} | trace_id="${SPAN.traceId}"`);
+    expect(logqlProblems(rendered!.query)).toEqual([]);
+    expect(renderTraceToLogs({ ...base, query: '{service_name="${__span.tags.no.such.tag}"}' }, SPAN)).toBeUndefined();
   });
 
   it('trace -> metrics: each query, for a real span, is a route-scoped PromQL query over the span metrics', () => {
@@ -536,6 +703,50 @@ describe('links between signals, built as Grafana builds them', () => {
     }
   });
 
+  it('trace by ID (exemplar, log line): the lookup searches at least the whole range of the panel it came from', () => {
+    const traceQuery = tempo()['traceQuery'] as { timeShiftEnabled?: boolean; spanStartTimeShift?: string; spanEndTimeShift?: string };
+    // A 5-minute panel range, the shortest the dashboards offer; an exemplar in its first minute.
+    const from = Date.parse('2026-01-01T12:00:00Z');
+    const to = from + 5 * 60_000;
+    const range = traceIdLookupRange(traceQuery, from, to);
+    expect(range, 'timeShiftEnabled: a lookup without a range scans all of Tempo\'s blocks').toBeDefined();
+    expect(range!.fromMs, 'the lookup starts no later than the panel range').toBeLessThanOrEqual(from);
+    expect(range!.toMs, 'the lookup ends no earlier than the panel range').toBeGreaterThanOrEqual(to);
+    // A trace that started a little before the range (its exemplar is from a later span) is found too.
+    expect(range!.fromMs).toBeLessThanOrEqual(from - 5 * 60_000);
+  });
+
+  it('log line -> trace: the derived field matches the label trace_id and no other label Loki stores', () => {
+    const field = (ds('loki').jsonData['derivedFields'] as DerivedFieldConfig[])[0]!;
+    const { stream, metadata } = lokiNames();
+    // Label names a log record could also carry: an attribute naming another trace.
+    const names = [...stream, ...metadata, 'linked_trace_id', 'trace_id_source', 'otel_trace_id'];
+    const regex = new RegExp(field.matcherRegex);
+    expect(names.filter((n) => regex.test(n))).toEqual(['trace_id']);
+    const labels = { linked_trace_id: 'ffffffffffffffffffffffffffffffff', trace_id: SPAN.traceId };
+    expect(derivedFieldValue(field, 'request', labels)).toEqual({ key: 'trace_id', value: SPAN.traceId });
+  });
+
+  it("metric -> logs on a graph: every per-replica series links to that replica's log lines in Explore", () => {
+    const landing = board(landingUid);
+    const perReplica = allPanels(landing).filter((p) => p.type === 'timeseries' && p.targets?.length && p.targets.every((t) => String(t['legendFormat'] ?? '').includes('{{instance}}')));
+    expect(perReplica.length).toBeGreaterThanOrEqual(8);
+    const { stream, metadata } = lokiNames();
+    for (const p of perReplica) {
+      const link = (p.fieldConfig?.defaults?.links ?? []).find((l) => l.url?.startsWith('/explore'));
+      expect(link, `${p.title}: a data link to the clicked replica's logs`).toBeDefined();
+      // Grafana fills ${__field.labels.instance} from the series clicked, the rest from the dashboard.
+      const pane = explorePane(link!.url!, { ...sampleScope(landing, { __from: '1', __to: '2' }), '__field.labels.instance': 'dice-api-2' });
+      expect(pane.datasource, p.title).toBe('loki');
+      expect(pane.range).toEqual({ from: '1', to: '2' });
+      const expr = String(pane.queries[0]!['expr']);
+      expect(logqlProblems(expr), expr).toEqual([]);
+      expect(expr, p.title).toBe('{service_name="dice-api", deployment_environment_name="compose"} | service_instance_id="dice-api-2"');
+      const used = logqlLabels(expr);
+      expect(used.stream.every((l) => stream.includes(l)) && used.filtered.every((l) => metadata.includes(l)), expr).toBe(true);
+    }
+  });
+
   it("metric -> trace: exemplars' trace-ID label is the one the span_metrics connector writes, linked to Tempo", () => {
     const destinations = ds('prometheus').jsonData['exemplarTraceIdDestinations'] as { name: string; datasourceUid: string }[];
     expect(destinations).toEqual([expect.objectContaining({ name: 'trace_id', datasourceUid: 'tempo' })]);
@@ -549,7 +760,7 @@ describe('links between signals, built as Grafana builds them', () => {
     expect(correlations.map((c) => [c.targetUID, c.config.field])).toEqual([['loki', 'instance']]);
     const expr = value(correlations[0]!.config.target['expr']!).replaceAll('${instance}', 'dice-api-1');
     expect(expr).toBe('{service_name="dice-api"} | service_instance_id="dice-api-1"');
-    expect(checkLogQL(expr)).toEqual([]);
+    expect(logqlProblems(expr)).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { NOT_NATIVE } from '../../../scripts/native/stack.ts';
-import { builtins, formatVariable, interpolate, parseLabelValues, variablesUsed, type DashboardJson, type PanelQuery } from '../../../scripts/dashboards/grafana-model.ts';
+import { builtins, interpolate, parseLabelValues, variablesUsed, type DashboardJson, type Formatter, type PanelQuery, type Scope } from '../../../scripts/dashboards/grafana-model.ts';
 import { promQuery } from './poll.ts';
 import type { Targets } from './targets.ts';
 
@@ -71,7 +71,7 @@ export async function unavailableBackends(targets: Targets): Promise<Record<stri
 }
 
 export interface Expansion {
-  values: Record<string, string>;
+  values: Scope;
   /** Variables whose query found no value, with the query. */
   empty: Record<string, string>;
 }
@@ -81,19 +81,19 @@ export interface Expansion {
  * in order, each query seeing the variables before it; and the built-ins for `rangeSeconds`.
  */
 export async function expandVariables(board: DashboardJson, prometheus: string, rangeSeconds: number): Promise<Expansion> {
-  const values: Record<string, string> = { ...builtins(rangeSeconds) };
+  const values: Scope = { ...builtins(rangeSeconds) };
   const empty: Record<string, string> = {};
   for (const variable of board.templating?.list ?? []) {
     if (variable.type !== 'query' || variable.datasource?.type !== 'prometheus') {
       throw new Error(`${board.title}: variable ${variable.name} is not a Prometheus query variable; teach test/e2e/support/dashboards.ts to expand it`);
     }
     const raw = typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
-    const { selector, label } = parseLabelValues(interpolate(raw, values));
+    const { selector, label } = parseLabelValues(interpolate(raw, values, 'prometheus'));
     const res = await fetch(`${prometheus}/api/v1/label/${label}/values?${new URLSearchParams({ 'match[]': selector, start: String(Math.floor(Date.now() / 1000) - rangeSeconds) })}`);
     const body = (await res.json()) as { status: string; data: string[]; error?: string };
     if (body.status !== 'success') throw new Error(`${board.title}: variable ${variable.name}: Prometheus refused ${selector}: ${body.error}`);
     if (body.data.length === 0) empty[variable.name] = `label_values(${selector}, ${label})`;
-    values[variable.name] = formatVariable(variable, body.data, true);
+    values[variable.name] = { values: body.data, multi: variable.multi, includeAll: variable.includeAll, allValue: variable.allValue, all: true };
   }
   return { values, empty };
 }
@@ -107,7 +107,7 @@ export interface Outcome {
 
 /** Runs one panel query, variables expanded, over the last `rangeSeconds` (or at now if instant). */
 export async function runPanelQuery(targets: Targets, q: PanelQuery, expansion: Expansion, rangeSeconds: number): Promise<Outcome> {
-  const query = interpolate(q.text, expansion.values);
+  const query = interpolate(q.text, expansion.values, q.datasource.type as Formatter);
   const end = Math.floor(Date.now() / 1000);
   const start = end - rangeSeconds;
   if (q.language === 'promql') {
@@ -145,4 +145,48 @@ export function skipReason(q: PanelQuery, unavailable: Record<string, string>): 
 /** The variables a query uses that found no value: its panel would be empty for that reason. */
 export function emptyVariablesOf(q: PanelQuery, expansion: Expansion): string[] {
   return variablesUsed(q.text, Object.keys(expansion.empty)).map((name) => `${name} (${expansion.empty[name]})`);
+}
+
+// ---------- the real selector behind a zero fallback ----------
+
+/** `[left, right]` of the first `or` outside parentheses and strings, or undefined. */
+function splitTopLevelOr(expr: string): [string, string] | undefined {
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') depth--;
+    else if (depth === 0 && /\sor\s/.test(expr.slice(i - 1, i + 3))) return [expr.slice(0, i).trim(), expr.slice(i + 2).trim()];
+  }
+  return undefined;
+}
+
+const ZERO_FALLBACK = /\*\s*0\s*\)?\s*$/;
+
+/**
+ * The series a panel query exists to show when it falls back to zeros: the left side of
+ * `<selector> or <shape> * 0` (orZeroLike in scripts/dashboards/lib/panels.ts, and the Tempo and
+ * Loki discard panels), or the numerator's left side in `(<part> or <whole> * 0) / <whole>`
+ * (ratioOrZero). Undefined when the query has no such fallback. The fallback makes "the panel has
+ * data" true even when the selector is wrong, so the selector is checked on its own.
+ */
+export function realSelector(text: string): string | undefined {
+  const t = text.trim();
+  const top = splitTopLevelOr(t);
+  if (top && ZERO_FALLBACK.test(top[1])) return top[0];
+  if (!t.startsWith('(')) return undefined;
+  let depth = 0;
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] === '(') depth++;
+    else if (t[i] === ')' && --depth === 0) {
+      const inner = splitTopLevelOr(t.slice(1, i));
+      return inner && ZERO_FALLBACK.test(inner[1]) ? inner[0] : undefined;
+    }
+  }
+  return undefined;
 }
