@@ -9,7 +9,8 @@ import { Resolver } from 'node:dns/promises';
  * dnsmasq, in the foreground, answering only from `hostsFile` on `address`:53. Names that are not
  * in the file get NXDOMAIN (`--local=/#/`), as Docker's DNS answers for a stopped container's
  * name, and nothing is forwarded anywhere. dnsmasq re-reads the file on SIGHUP, which is how the
- * stack moves a replica to a new address.
+ * stack moves a replica to a new address. It reads the file again as `nobody` (it drops root
+ * after start): the file must be world-readable and its directory searchable.
  */
 export function dnsmasqCommand(address: string, hostsFile: string): { command: string; args: string[] } {
   if (spawnSync('dnsmasq', ['--version']).error) {

@@ -386,10 +386,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   const waitForDns = async (name: string, address: string) => {
+    const dns = running.get('dns')!.child;
     const deadline = Date.now() + 10_000;
-    while (!(await resolvesTo(DNS_ADDRESS, name, address))) {
-      if (Date.now() > deadline) throw new Error(`dnsmasq on ${DNS_ADDRESS}:53 does not answer ${name} -> ${address}; its log (${logOf('dns')}):\n${tail(logOf('dns'))}`);
+    for (;;) {
+      // Waits first: dnsmasq exits at once when its address is taken, perhaps by another dnsmasq that answers.
       await new Promise((resolve) => setTimeout(resolve, 100));
+      if (dns.exitCode === null && (await resolvesTo(DNS_ADDRESS, name, address))) return;
+      if (dns.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`dnsmasq on ${DNS_ADDRESS}:53 does not answer ${name} -> ${address}; its log (${logOf('dns')}):\n${tail(logOf('dns'))}`);
+      }
     }
   };
 
