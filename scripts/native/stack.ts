@@ -132,11 +132,12 @@ function binaries(log: (line: string) => void): Record<string, string> {
 }
 
 function requireHaproxy(): string {
-  const expected = readEnvFile()['HAPROXY_VERSION'] ?? '';
+  // Not HAPROXY_VERSION, the compose image's tag: see .env.example.
+  const expected = readEnvFile()['HAPROXY_NATIVE_VERSION'] ?? '';
   const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
   if (probe.error) throw new Error('haproxy is not installed: apt-get install -y haproxy (Debian 12 ships the version .env pins)');
   const version = /HAProxy version (\d+\.\d+\.\d+)/.exec(probe.stdout)?.[1] ?? 'unknown';
-  if (!version.startsWith(expected)) throw new Error(`haproxy ${version} does not match HAPROXY_VERSION=${expected} in .env`);
+  if (!version.startsWith(expected)) throw new Error(`haproxy ${version} does not match HAPROXY_NATIVE_VERSION=${expected} in .env`);
   return 'haproxy';
 }
 
