@@ -422,6 +422,7 @@ export function describeEndpoints(): string {
     `  node-exporter   ${e.nodeExporter}`,
     `  alert webhook   ${e.alertWebhook}/notifications`,
     `  HAProxy metrics ${e.loadBalancerMetrics}`,
+    `  DNS             ${DNS_ADDRESS}:53 (dnsmasq: the stack's names, as Docker's 127.0.0.11 in compose)`,
     ...Object.entries(NOT_NATIVE).map(([name, why]) => `  ${name.padEnd(15)} not run natively: ${why}`),
   ].join('\n');
 }

@@ -201,22 +201,24 @@ describe.skipIf(!isRoot)(`HAProxy ${version} with haproxy.cfg, a real DNS and st
   });
 
   // The errors HAProxy's H1 multiplexer sends before a request exists: see muxErrorsBuiltIn.
-  const malformed: [string, string][] = [
-    ['not HTTP at all', 'GARBAGE\r\n\r\n'],
-    ['a NUL in the path', 'GET /\0 HTTP/1.1\r\nHost: localhost\r\n\r\n'],
-    ['two different Content-Length headers', 'POST /roll HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'],
-    ['a Transfer-Encoding other than chunked', 'POST /roll HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n'],
-    ['a head over the 16 KiB buffer', `GET /roll HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
+  const beforeARequest: [string, string, number][] = [
+    ['not HTTP at all', 'GARBAGE\r\n\r\n', 400],
+    ['a NUL in the path', 'GET /\0 HTTP/1.1\r\nHost: localhost\r\n\r\n', 400],
+    ['two different Content-Length headers', 'POST /roll HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 400],
+    ['a Transfer-Encoding other than chunked', 'POST /roll HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n', 400],
+    ['a head over the 16 KiB buffer', `GET /roll HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 400],
+    ['a head not finished within `timeout http-request` (10 s)', 'GET /roll HTTP/1.1\r\nHost: localhost\r\n', 408],
   ];
-  it.skipIf(muxErrorsBuiltIn).each(malformed)(
-    `answers 400 problem+json to a malformed request: %s (skipped on HAProxy 2.x and 3.0, whose H1 multiplexer sends its built-in HTML page: haproxy/haproxy#3032)`,
-    async (_, bytes) => {
-      expectProblem(await raw(80, bytes), 400);
+  it.skipIf(muxErrorsBuiltIn).each(beforeARequest)(
+    `answers problem+json to %s (skipped on HAProxy 2.x and 3.0, whose H1 multiplexer sends its built-in HTML page here: haproxy/haproxy#3032)`,
+    { timeout: 30_000 },
+    async (_, bytes, status) => {
+      expectProblem(await raw(80, bytes), status);
     },
   );
-  it.runIf(muxErrorsBuiltIn).each(malformed)('answers 400 to a malformed request, and closes the connection: %s', async (_, bytes) => {
+  it.runIf(muxErrorsBuiltIn).each(beforeARequest)('answers %s with its status and closes the connection', { timeout: 30_000 }, async (_, bytes, status) => {
     const reply = await raw(80, bytes);
-    expect(reply.status).toBe(400);
+    expect(reply.status).toBe(status);
     expect(reply.headers['connection']?.toLowerCase()).toBe('close');
   });
 });
