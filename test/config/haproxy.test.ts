@@ -4,7 +4,7 @@
 // balancer finds replicas by DNS at run time and that every error it answers by itself is
 // problem+json. Needs root (a private mount namespace for /etc/hosts and /etc/resolv.conf).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -161,6 +161,7 @@ describe.skipIf(!isRoot)(`HAProxy ${version} with haproxy.cfg, a real DNS and st
     haproxy?.kill('SIGKILL');
     dns?.kill('SIGKILL');
     for (const name of [...replicas.keys()]) await stopReplica(name);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('defines a problem+json answer for every status HAProxy can send by itself, and serves it', async () => {
