@@ -5,12 +5,16 @@
 // Host names and ports are the compose ones, so configs do not fork: every service gets its own
 // loopback address, and every process runs in a private mount namespace where /etc/hosts maps
 // the compose service names to those addresses (unshare + bind mount; needs root, as CI is).
+// A dnsmasq serves the same names (scripts/native/dns.ts) and the same mount puts it in each
+// process's /etc/resolv.conf, as Docker's embedded DNS is in compose: HAProxy re-resolves the
+// replicas through it, so a replica that comes back on another address is found again.
 // Tempo, Loki, Grafana and cAdvisor do not run natively (see README); their names point at
 // addresses where nothing listens.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dnsmasqCommand, resolvConf, resolvesTo } from './dns.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -36,6 +40,8 @@ export const HOSTS = {
   traffic: `${SUBNET}.50`,
 } as const;
 export type Host = keyof typeof HOSTS;
+/** The stack's DNS server (dnsmasq), the native 127.0.0.11; not a compose service, so not in HOSTS. */
+export const DNS_ADDRESS = `${SUBNET}.53`;
 
 export const NOT_NATIVE = {
   tempo: 'Tempo is AGPL-licensed and may not be built here; compose runs it',
@@ -77,6 +83,12 @@ export interface Stack {
   stopService(service: string): Promise<void>;
   /** Starts a stopped service again with the same command, and waits until it is ready. */
   startService(service: string): Promise<void>;
+  /**
+   * Stops a replica, points its name at `address` in the stack's hosts file and DNS (as compose
+   * does when it recreates a container), and starts it there. `endpoints` keep the first address:
+   * move it back when done.
+   */
+  moveService(service: string, address: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,11 +144,12 @@ function binaries(build: boolean, log: (line: string) => void): Record<string, s
 }
 
 function requireHaproxy(): string {
-  const expected = readEnvFile()['HAPROXY_VERSION'] ?? '';
+  // Not HAPROXY_VERSION, the compose image's tag: see .env.example.
+  const expected = readEnvFile()['HAPROXY_NATIVE_VERSION'] ?? '';
   const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
   if (probe.error) throw new Error('haproxy is not installed: apt-get install -y haproxy (Debian 12 ships the version .env pins)');
   const version = /HAProxy version (\d+\.\d+\.\d+)/.exec(probe.stdout)?.[1] ?? 'unknown';
-  if (!version.startsWith(expected)) throw new Error(`haproxy ${version} does not match HAPROXY_VERSION=${expected} in .env`);
+  if (!version.startsWith(expected)) throw new Error(`haproxy ${version} does not match HAPROXY_NATIVE_VERSION=${expected} in .env`);
   return 'haproxy';
 }
 
@@ -307,10 +320,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(join(runDir, 'logs'), { recursive: true });
   const hostsFile = join(runDir, 'hosts');
-  writeFileSync(
-    hostsFile,
-    ['127.0.0.1 localhost', ...Object.entries(HOSTS).map(([name, ip]) => `${ip} ${name}`)].join('\n') + '\n',
-  );
+  const addresses: Record<string, string> = { ...HOSTS };
+  // Rewritten in place, never replaced: every namespace's /etc/hosts is a bind mount of this inode.
+  const writeHosts = () =>
+    writeFileSync(hostsFile, ['127.0.0.1 localhost', ...Object.entries(addresses).map(([name, ip]) => `${ip} ${name}`)].join('\n') + '\n');
+  writeHosts();
+  const resolvFile = join(runDir, 'resolv.conf');
+  writeFileSync(resolvFile, resolvConf(DNS_ADDRESS));
 
   const bin = binaries(options.build ?? false, log);
   const specs = services(bin, runDir, options.traffic ?? false);
@@ -323,7 +339,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // unshare execs the service itself (no --fork), so signals reach it directly.
     const child = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" /etc/hosts && exec "$@"`, hostsFile, spec.command, ...spec.args],
+      ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf && shift && exec "$@"`, hostsFile, resolvFile, spec.command, ...spec.args],
       { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.pipe(out, { end: false });
@@ -364,13 +380,41 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await stopOne(name);
       await launch(entry.spec);
     },
+    moveService: async (name, address) => {
+      const entry = running.get(name);
+      const from = addresses[name];
+      if (!entry || !from || !/^dice-api-\d$/.test(name)) throw new Error(`only a replica can move, not ${name}`);
+      await stopOne(name);
+      addresses[name] = address;
+      writeHosts();
+      running.get('dns')!.child.kill('SIGHUP');
+      await waitForDns(name, address);
+      // The replica's settings name its own address (HOST, ADMIN_HOST) and so does its readiness URL.
+      const env = Object.fromEntries(Object.entries(entry.spec.env ?? {}).map(([k, v]) => [k, v === from ? address : v]));
+      await launch({ ...entry.spec, env, ready: entry.spec.ready.replace(`//${from}:`, `//${address}:`) });
+    },
     stop: async () => {
       for (const name of [...running.keys()].reverse()) await stopOne(name);
     },
   };
 
+  const waitForDns = async (name: string, address: string) => {
+    const dns = running.get('dns')!.child;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      // Waits first: dnsmasq exits at once when its address is taken, perhaps by another dnsmasq that answers.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (dns.exitCode === null && (await resolvesTo(DNS_ADDRESS, name, address))) return;
+      if (dns.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`dnsmasq on ${DNS_ADDRESS}:53 does not answer ${name} -> ${address}; its log (${logOf('dns')}):\n${tail(logOf('dns'))}`);
+      }
+    }
+  };
+
   log(`starting the native stack in ${runDir}`);
   try {
+    await launch({ name: 'dns', ...dnsmasqCommand(DNS_ADDRESS, hostsFile), ready: '' });
+    await waitForDns('load-balancer', HOSTS['load-balancer']);
     for (const spec of specs) await launch(spec);
   } catch (error) {
     await stack.stop();
@@ -390,6 +434,7 @@ export function describeEndpoints(): string {
     `  node-exporter   ${e.nodeExporter}`,
     `  alert webhook   ${e.alertWebhook}/notifications`,
     `  HAProxy metrics ${e.loadBalancerMetrics}`,
+    `  DNS             ${DNS_ADDRESS}:53 (dnsmasq: the stack's names, as Docker's 127.0.0.11 in compose)`,
     ...Object.entries(NOT_NATIVE).map(([name, why]) => `  ${name.padEnd(15)} not run natively: ${why}`),
   ].join('\n');
 }

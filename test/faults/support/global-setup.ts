@@ -40,6 +40,7 @@ function pidOf(runDir: string, service: string): number | undefined {
  *   POST /stop/<service>            as compose stops it (SIGTERM, SIGKILL after 15 s); waits for the exit
  *   POST /start/<service>           starts it again and waits until it is ready
  *   POST /signal/<service>/<SIG>    sends SIGTERM, SIGKILL, SIGSTOP, SIGCONT or SIGINT and returns at once
+ *   POST /move/<service>/<address>  restarts a replica on another loopback address, renamed in the DNS
  *   GET  /pid/<service>             its pid, for /proc/<pid>/status
  */
 async function startControl(s: Stack): Promise<string> {
@@ -50,6 +51,14 @@ async function startControl(s: Stack): Promise<string> {
       if (req.method === 'POST' && (action === 'stop' || action === 'start') && service) {
         const started = Date.now();
         (action === 'stop' ? s.stopService(service) : s.startService(service)).then(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ms: Date.now() - started })),
+          fail,
+        );
+        return;
+      }
+      if (req.method === 'POST' && action === 'move' && service && /^127\.\d+\.\d+\.\d+$/.test(signal ?? '')) {
+        const started = Date.now();
+        s.moveService(service, signal!).then(
           () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ms: Date.now() - started })),
           fail,
         );
@@ -66,7 +75,7 @@ async function startControl(s: Stack): Promise<string> {
         else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pid }));
         return;
       }
-      res.writeHead(404).end('POST /stop/<svc>, /start/<svc>, /signal/<svc>/<SIG>; GET /pid/<svc>');
+      res.writeHead(404).end('POST /stop/<svc>, /start/<svc>, /signal/<svc>/<SIG>, /move/<svc>/<address>; GET /pid/<svc>');
     } catch (error) {
       fail(error);
     }

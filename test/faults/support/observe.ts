@@ -24,6 +24,7 @@ export function controlOf(f: FaultTargets) {
     stop: (service: string) => post(`/stop/${service}`),
     start: (service: string) => post(`/start/${service}`),
     signal: (service: string, signal: NodeJS.Signals) => post(`/signal/${service}/${signal}`),
+    move: (service: string, address: string) => post(`/move/${service}/${address}`),
     pid: async (service: string) => {
       const res = await fetch(`${f.control}/pid/${service}`);
       if (!res.ok) throw new Error(`control GET /pid/${service}: ${res.status} ${await res.text()}`);
