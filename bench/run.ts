@@ -136,7 +136,7 @@ const results: Results = {
     loadavgAfter: [],
     othersAtStart: othersAtStart(),
     settings,
-    versions: Object.fromEntries(['@nestjs/core', 'fastify', '@opentelemetry/sdk-node', '@fastify/otel', 'autocannon'].map((n) => [n, pkgVersion(n)])),
+    versions: Object.fromEntries(['@nestjs/core', 'fastify', '@opentelemetry/sdk-node', '@opentelemetry/auto-instrumentations-node', 'autocannon'].map((n) => [n, pkgVersion(n)])),
     subnet: SUBNET,
     phaseSeconds: {},
   },
