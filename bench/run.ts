@@ -5,7 +5,7 @@
 //   npm run bench:quick      # build, then a smoke run (~4 min, a few seconds per case, no goals judged
 //                            # as met or missed): writes bench/results/quick.md and latest.json only
 //   node bench/run.ts [--quick] [--phases=footprint,freshness,cardinality,throughput,profile]
-//                     [--rounds=N] [--duration=S] [--report-only]
+//                     [--rounds=N] [--duration=S] [--cases=ID,...] [--baseline=DIR] [--report-only]
 //
 // Needs root and the native stack's binaries (scripts/native/build-backends.sh; built on first
 // use), haproxy, taskset, Python 3 with venv (the Flask peer; its venv is cached outside the repo).
@@ -15,7 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureFlaskVenv } from './lib/flask-venv.ts';
 import { pinTree } from './lib/proc.ts';
@@ -24,7 +24,7 @@ import { renderReport } from './lib/report.ts';
 import type { Results, Settings } from './lib/results.ts';
 import { ROOT, stopServer, type RunningServer } from './lib/servers.ts';
 import { runCardinality, runFootprintIdle, runFootprintLoad, runFreshness, stackProcesses } from './lib/stack-phases.ts';
-import { runThroughput } from './lib/throughput.ts';
+import { caseIdsOf, casesNeedFlask, runThroughput } from './lib/throughput.ts';
 import type { Stack } from '../scripts/native/stack.ts';
 
 const PHASES = ['footprint', 'freshness', 'cardinality', 'throughput', 'profile'] as const;
@@ -36,6 +36,8 @@ const { values: argv } = parseArgs({
     phases: { type: 'string' },
     rounds: { type: 'string' },
     duration: { type: 'string' },
+    cases: { type: 'string' },
+    baseline: { type: 'string' },
     'report-only': { type: 'boolean', default: false },
   },
 });
@@ -72,6 +74,14 @@ const settings: Settings = {
   cardinalitySettleS: QUICK ? 25 : 30,
   profileS: QUICK ? 2 : 10,
 };
+const CASE_IDS = argv.cases?.split(',');
+const unknownCases = CASE_IDS?.filter((id) => !caseIdsOf(settings).includes(id)) ?? [];
+if (unknownCases.length > 0) throw new Error(`unknown case ${unknownCases.join(', ')}; cases are ${caseIdsOf(settings).join(', ')}`);
+const BASELINE = argv.baseline === undefined ? undefined : resolve(argv.baseline);
+if (BASELINE && !existsSync(join(BASELINE, 'dist', 'apps', 'dice-api', 'src', 'main.js'))) {
+  throw new Error(`--baseline=${BASELINE} has no dist/apps/dice-api/src/main.js: build that checkout first (npm ci && npm run build there)`);
+}
+const PARTIAL = Boolean(argv.phases || argv.rounds || argv.duration || CASE_IDS || BASELINE);
 const phases = new Set<Phase>(
   argv.phases
     ? argv.phases.split(',').map((p) => {
@@ -136,7 +146,7 @@ const results: Results = {
     loadavgAfter: [],
     othersAtStart: othersAtStart(),
     settings,
-    versions: Object.fromEntries(['@nestjs/core', 'fastify', '@opentelemetry/sdk-node', '@fastify/otel', 'autocannon'].map((n) => [n, pkgVersion(n)])),
+    versions: Object.fromEntries(['@nestjs/core', 'fastify', '@opentelemetry/sdk-node', '@opentelemetry/auto-instrumentations-node', 'autocannon'].map((n) => [n, pkgVersion(n)])),
     subnet: SUBNET,
     phaseSeconds: {},
   },
@@ -195,7 +205,7 @@ async function main() {
   rmSync(profileDir, { recursive: true, force: true });
   mkdirSync(profileDir, { recursive: true });
 
-  const needsFlask = phases.has('throughput');
+  const needsFlask = phases.has('throughput') && casesNeedFlask(settings, CASE_IDS);
   const flask = needsFlask ? ensureFlaskVenv(log) : undefined;
   results.meta.machine.python = flask?.pythonVersion ?? '';
   if (flask) results.meta.versions['flask venv'] = flask.pins.join(' ');
@@ -215,7 +225,7 @@ async function main() {
   const load = await phase('footprint', () => runFootprintLoad(handle, settings));
   if (idle && load) results.footprint = { idle, load };
   results.cardinality = await phase('cardinality', () => runCardinality(handle, settings, log));
-  results.throughput = await phase('throughput', () => runThroughput({ settings, context, subnet: SUBNET, log, track, pinStack }));
+  results.throughput = await phase('throughput', () => runThroughput({ settings, context, subnet: SUBNET, log, track, pinStack, caseIds: CASE_IDS, baseline: BASELINE }));
   results.profile = await phase('profile', () => runProfile({ settings, context, subnet: SUBNET, outDir: profileDir, log, track, pinStack }));
   await cleanUp();
   shrinkLogs(logDir);
@@ -224,12 +234,18 @@ async function main() {
   results.meta.seconds = Math.round((Date.now() - started) / 1000);
   const json = `${JSON.stringify(results, null, 2)}\n`;
   writeFileSync(join(RESULTS_DIR, 'latest.json'), json);
-  const report = renderReport(results);
-  if (QUICK || argv.phases || argv.rounds || argv.duration) {
-    // Partial or smoke runs never overwrite the committed report.
-    writeFileSync(join(RESULTS_DIR, 'quick.md'), report);
-    log(`wrote bench/results/latest.json and bench/results/quick.md (docs/ is written by the full run only)`);
+  if (QUICK || PARTIAL) {
+    // Partial or smoke runs never overwrite the committed report. The report expects every case,
+    // so a run of some cases only (--cases) has its figures in latest.json and in the log above.
+    try {
+      writeFileSync(join(RESULTS_DIR, 'quick.md'), renderReport(results));
+      log(`wrote bench/results/latest.json and bench/results/quick.md (docs/ is written by the full run only)`);
+    } catch (error) {
+      if (!CASE_IDS) throw error;
+      log(`wrote bench/results/latest.json; no report for a run of some cases (${error instanceof Error ? error.message : String(error)})`);
+    }
   } else {
+    const report = renderReport(results);
     writeFileSync(DOC_JSON, json);
     writeFileSync(DOC_MD, report);
     log('wrote docs/benchmarks.md, docs/benchmarks.json and bench/results/latest.json');

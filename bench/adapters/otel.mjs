@@ -1,4 +1,4 @@
-// The instrumented variants: NodeSDK + HttpInstrumentation + the adapter's route instrumentation,
+// The instrumented variants: NodeSDK + HttpInstrumentation + the adapter's route instrumentation (Fastify: the app's route hook),
 // spans batched (default BatchSpanProcessor limits) to OTLP/HTTP (JSON) on a local sink, metrics through a Prometheus reader.
 // Imported (dynamically) before Nest, so the instrumentations see the adapters being loaded.
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -16,10 +16,11 @@ export async function startOtel({ adapter, otlpUrl, serviceName, exporter = 'otl
   if (!routeInstrumentation) {
     // HttpInstrumentation alone (diagnostics): no adapter spans, no http.route.
   } else if (adapter === 'fastify') {
-    const { FastifyOtelInstrumentation } = await import('@fastify/otel');
-    // lean: no child span per lifecycle hook (Nest registers @fastify/middie, whose onRequest
-    // hooks otherwise yield one span each); the request and handler spans remain.
-    instrumentations.push(new FastifyOtelInstrumentation({ registerOnInitialization: true, ...(lean && { instrumentHooks: false }) }));
+    // The app's own route hook (libs/telemetry/src/sdk/fastify-route.hook.ts, built by `npm run build`):
+    // http.route through RPC metadata, no framework span. ADR 0001 measured @fastify/otel 0.21.2 here,
+    // which the app no longer uses (it pulled in a second @opentelemetry/core and instrumentation).
+    const { recordFastifyRoutes } = await import('../../dist/libs/telemetry/src/sdk/fastify-route.hook.js');
+    recordFastifyRoutes();
   } else {
     const { ExpressInstrumentation, ExpressLayerType } = await import('@opentelemetry/instrumentation-express');
     // lean: no span per middleware layer (Nest's query, json and urlencoded parsers); the

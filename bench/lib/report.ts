@@ -299,7 +299,7 @@ export function renderReport(results: Results): string {
       );
     }
     p(
-      '**Express** is not a variant: the app supports only the Fastify adapter (`http.route` comes from `@fastify/otel`; on Nest 12 the Express ' +
+      '**Express** is not a variant: the app supports only the Fastify adapter (`http.route` comes from a Fastify onRequest hook, `libs/telemetry/src/sdk/fastify-route.hook.ts`; on Nest 12 the Express ' +
         'instrumentation needs an ESM loader hook, see [ADR 0001](adr/0001-http-adapter.md)). `bench/adapters/` measures a minimal Nest app on both ' +
         'adapters, with and without OpenTelemetry: `./node_modules/.bin/node bench/adapters/run.mjs`.',
       '',

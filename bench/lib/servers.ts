@@ -24,6 +24,8 @@ export interface ServerSpec {
   cpus: string;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Node: the checkout whose dist/ and node_modules/ it runs (--baseline); this one by default. */
+  root?: string;
 }
 
 export interface RunningServer {
@@ -116,7 +118,7 @@ export async function startServer(spec: ServerSpec, context: ServerContext): Pro
     ];
     ready = `http://${context.host}:${port}/`;
   }
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  const child = spawn(command, args, { cwd: spec.root ?? ROOT, env, stdio: ['ignore', out, out] });
   closeSync(out);
   const started = Date.now();
   while (Date.now() - started < 60_000) {

@@ -45,11 +45,24 @@ interface CaseSpec {
 const NODE_PINNED = ['uninstrumented', 'instrumented', 'instrumented-10pct'];
 const PEERS_PINNED = ['uninstrumented', 'instrumented', 'flask-1-worker', 'flask-1-worker-gthread'];
 
-export function pinnedCases(settings: Settings): CaseSpec[] {
+/**
+ * --baseline=DIR: the same app from another built checkout (its own dist/ and node_modules/, e.g. a
+ * copy of main), uninstrumented and instrumented, on the GET /roll cases, so that a change is
+ * measured side by side with what it replaces, in the same rounds.
+ */
+function baselineVariants(root: string): VariantSpec[] {
   return [
-    { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: NODE_PINNED },
-    { id: 'roll-moderate', label: `GET ${ROLL} at ${settings.moderateRate} req/s`, path: ROLL, kind: 'paced', rate: settings.moderateRate, variants: NODE_PINNED },
-    { id: 'roll-high', label: `GET ${ROLL} at ${settings.highRate} req/s`, path: ROLL, kind: 'paced', rate: settings.highRate, variants: NODE_PINNED },
+    { name: 'uninstrumented-baseline', label: `uninstrumented (no SDK), ${root}`, kind: 'node', cpus: SERVER_CPU, octet: 106, root },
+    { name: 'instrumented-baseline', label: `instrumented, every request sampled, ${root}`, kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 107, root },
+  ];
+}
+
+export function pinnedCases(settings: Settings, baseline?: string): CaseSpec[] {
+  const roll = [...NODE_PINNED, ...(baseline ? baselineVariants(baseline).map((v) => v.name) : [])];
+  return [
+    { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: roll },
+    { id: 'roll-moderate', label: `GET ${ROLL} at ${settings.moderateRate} req/s`, path: ROLL, kind: 'paced', rate: settings.moderateRate, variants: roll },
+    { id: 'roll-high', label: `GET ${ROLL} at ${settings.highRate} req/s`, path: ROLL, kind: 'paced', rate: settings.highRate, variants: roll },
     { id: 'root-saturation', label: 'GET / at saturation', path: '/', kind: 'saturation', variants: PEERS_PINNED },
     { id: 'root-moderate', label: `GET / at ${settings.moderateRate} req/s`, path: '/', kind: 'paced', rate: settings.moderateRate, variants: PEERS_PINNED },
   ];
@@ -219,20 +232,43 @@ export async function runThroughput(options: {
   track: (server: RunningServer | undefined, add: boolean) => void;
   /** Pins the native stack's processes (to keep core 1 for the server under test), or unpins them. */
   pinStack: (cpus: string) => void;
+  /** Only these case ids (--cases); every case when unset. */
+  caseIds?: string[];
+  /** A built checkout to measure side by side (--baseline). */
+  baseline?: string;
 }): Promise<ThroughputResults> {
-  const { settings, context, subnet, log, track, pinStack } = options;
+  const { settings, context, subnet, log, track, pinStack, caseIds, baseline } = options;
   const results: ThroughputResults = { variants: {}, cases: [] };
   const estimate = (variants: number, cases: CaseSpec[]) =>
     variants * settings.warmupS * 2 + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + 1);
-  const pinned = pinnedCases(settings);
-  log(`pinned: servers on cpu ${SERVER_CPU}, load and the native stack on cpu ${LOAD_CPU}; ${pinned.length} cases x ${settings.rounds} rounds (~${estimate(PINNED.length, pinned)} s)`);
-  pinStack(LOAD_CPU);
-  try {
-    await runGroup(PINNED, pinned, settings, context, subnet, LOAD_CPU, log, track, results);
-  } finally {
-    pinStack(ALL_CPUS);
+  const selected = (c: CaseSpec) => !caseIds || caseIds.includes(c.id);
+  // Only the variants some selected case measures are started.
+  const used = (variants: VariantSpec[], cases: CaseSpec[]) => variants.filter((v) => cases.some((c) => c.variants.includes(v.name)));
+  const pinned = pinnedCases(settings, baseline).filter(selected);
+  const pinnedVariants = used([...PINNED, ...(baseline ? baselineVariants(baseline) : [])], pinned);
+  if (pinned.length > 0) {
+    log(`pinned: servers on cpu ${SERVER_CPU}, load and the native stack on cpu ${LOAD_CPU}; ${pinned.length} cases x ${settings.rounds} rounds (~${estimate(pinnedVariants.length, pinned)} s)`);
+    pinStack(LOAD_CPU);
+    try {
+      await runGroup(pinnedVariants, pinned, settings, context, subnet, LOAD_CPU, log, track, results);
+    } finally {
+      pinStack(ALL_CPUS);
+    }
   }
-  log(`unpinned: servers, load and the stack share both cores; ${UNPINNED_CASES.length} case x ${settings.rounds} rounds (~${estimate(UNPINNED.length, UNPINNED_CASES)} s)`);
-  await runGroup(UNPINNED, UNPINNED_CASES, settings, context, subnet, ALL_CPUS, log, track, results);
+  const unpinned = UNPINNED_CASES.filter(selected);
+  if (unpinned.length > 0) {
+    log(`unpinned: servers, load and the stack share both cores; ${unpinned.length} case x ${settings.rounds} rounds (~${estimate(UNPINNED.length, unpinned)} s)`);
+    await runGroup(used(UNPINNED, unpinned), unpinned, settings, context, subnet, ALL_CPUS, log, track, results);
+  }
   return results;
+}
+
+/** Whether the selected cases (--cases) measure the Flask peer, which needs its venv. */
+export function casesNeedFlask(settings: Settings, caseIds?: string[]): boolean {
+  return [...pinnedCases(settings), ...UNPINNED_CASES].some((c) => (!caseIds || caseIds.includes(c.id)) && c.variants.some((v) => v.startsWith('flask')));
+}
+
+/** Every case id, for --cases. */
+export function caseIdsOf(settings: Settings): string[] {
+  return [...pinnedCases(settings), ...UNPINNED_CASES].map((c) => c.id);
 }

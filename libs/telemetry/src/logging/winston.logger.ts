@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Logger as WinstonLogger, LoggerOptions } from 'winston';
+import { destinationTransport, stdoutDestination } from './stdout.destination.js';
 
 type Winston = typeof import('winston');
 
@@ -21,7 +22,7 @@ export interface JsonLoggerOptions {
 }
 
 /**
- * One JSON object per line on stdout. JSON.stringify escapes CR, LF, quotes and control characters
+ * One JSON object per line on stdout (asynchronously, see stdout.destination.ts). JSON.stringify escapes CR, LF, quotes and control characters
  * in every field, so user input in a message or a field cannot split or forge a record.
  * The same records go over OTLP through the transport the winston instrumentation adds.
  */
@@ -32,9 +33,7 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): WinstonLogger
     levels: { error: 0, warn: 1, info: 2, debug: 3 },
     format: format.combine(format.timestamp(), format.errors({ stack: true }), format.json()),
     transports: [
-      options.stream
-        ? new transports.Stream({ stream: options.stream })
-        : new transports.Console({ forceConsole: true }),
+      options.stream ? new transports.Stream({ stream: options.stream }) : destinationTransport(stdoutDestination()),
     ],
   };
   return createLogger(loggerOptions);

@@ -50,7 +50,11 @@ export class DiceInstruments {
 
   recordRoll(sides: number, faces: readonly number[], total: number): void {
     const attributes = { 'dice.sides': sides };
-    for (const face of faces) this.rolls.add(1, { 'dice.sides': sides, 'dice.face': face });
+    // One add per distinct face rather than per die: each add hashes its attributes and looks the
+    // series up (sdk-metrics), and a request may throw 100 dice of at most 100 faces.
+    const shown = new Map<number, number>();
+    for (const face of faces) shown.set(face, (shown.get(face) ?? 0) + 1);
+    for (const [face, count] of shown) this.rolls.add(count, { 'dice.sides': sides, 'dice.face': face });
     this.totals.record(total, attributes);
     this.dicePerRequest.record(faces.length, attributes);
   }

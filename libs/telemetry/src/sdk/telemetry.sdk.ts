@@ -1,18 +1,15 @@
 import { logs as apiLogs, metrics, trace, type Meter } from '@opentelemetry/api';
 import { logs as legacyLogs } from '@opentelemetry/api-logs';
+import { getNodeAutoInstrumentations, type InstrumentationConfigMap } from '@opentelemetry/auto-instrumentations-node';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { HostMetrics } from '@opentelemetry/host-metrics';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
-import { WinstonInstrumentation } from '@opentelemetry/instrumentation-winston';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { AggregationType } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { HTTP_DURATION_BUCKETS_SECONDS, RECORDED_QUERY_PARAMS, SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, UNOBSERVED_PATHS } from './telemetry.constants.js';
 import { reportExportFailuresOnce } from './export-failure.reporter.js';
+import { recordFastifyRoutes } from './fastify-route.hook.js';
 
 /**
  * What a test may replace. Production passes nothing: exporters, sampler and resource then come
@@ -35,6 +32,75 @@ export interface Telemetry {
 }
 
 export const TELEMETRY_SCOPE = 'dice-api';
+
+/**
+ * Every instrumentation auto-instrumentations-node 0.82 knows, each switched on or off here, so
+ * that neither its defaults nor OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS
+ * change what this service records (`enabled` in the config wins over both). Disabled ones are
+ * not even constructed. http.route comes from fastify-route.hook.ts: 0.82 ships no Fastify
+ * instrumentation.
+ */
+const INSTRUMENTATIONS: InstrumentationConfigMap = {
+  '@opentelemetry/instrumentation-http': {
+    enabled: true,
+    // Scrapes and probes every few seconds would drown the traces users care about.
+    ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has(pathOf(request.url)),
+    // The OTLP exporters' own requests must not be traced (a trace per export, forever).
+    ignoreOutgoingRequestHook: () => true,
+    // Replaces the instrumentation's url.query (which redacts only a few cloud signature names).
+    startIncomingSpanHook: (request) => queryAttribute(request.url),
+  },
+  // trace_id and span_id in every JSON line, and the records over OTLP (@opentelemetry/winston-transport).
+  '@opentelemetry/instrumentation-winston': { enabled: true },
+  // Event-loop delay and utilisation: the saturation signal of a single-threaded server.
+  // The precision is the delay histogram's sampling period: it bounds what can be measured.
+  '@opentelemetry/instrumentation-runtime-node': { enabled: true, monitoringPrecision: 10 },
+  // CPU time and RSS of this process, per replica. Host-wide metrics are node-exporter's job.
+  '@opentelemetry/instrumentation-host-metrics': { enabled: true, metricGroups: ['process.cpu', 'process.memory'] },
+  // Two spans per request (request context, handler) that repeat the SERVER span's route and
+  // method: a span costs export and CPU on every request, and adds nothing here.
+  '@opentelemetry/instrumentation-nestjs-core': { enabled: false },
+  // The app makes no outgoing calls, opens no sockets of its own and reads no files per request;
+  // these would trace only the OTLP exporters' connections and Nest's startup.
+  '@opentelemetry/instrumentation-undici': { enabled: false },
+  '@opentelemetry/instrumentation-net': { enabled: false },
+  '@opentelemetry/instrumentation-dns': { enabled: false },
+  '@opentelemetry/instrumentation-fs': { enabled: false },
+  // Libraries this service does not use (no database, queue, cache, RPC, cloud SDK or other web
+  // framework; winston is its only logger): nothing to instrument, so nothing is loaded.
+  '@opentelemetry/instrumentation-amqplib': { enabled: false },
+  '@opentelemetry/instrumentation-aws-lambda': { enabled: false },
+  '@opentelemetry/instrumentation-aws-sdk': { enabled: false },
+  '@opentelemetry/instrumentation-bunyan': { enabled: false },
+  '@opentelemetry/instrumentation-cassandra-driver': { enabled: false },
+  '@opentelemetry/instrumentation-connect': { enabled: false },
+  '@opentelemetry/instrumentation-cucumber': { enabled: false },
+  '@opentelemetry/instrumentation-dataloader': { enabled: false },
+  '@opentelemetry/instrumentation-express': { enabled: false },
+  '@opentelemetry/instrumentation-generic-pool': { enabled: false },
+  '@opentelemetry/instrumentation-graphql': { enabled: false },
+  '@opentelemetry/instrumentation-grpc': { enabled: false },
+  '@opentelemetry/instrumentation-hapi': { enabled: false },
+  '@opentelemetry/instrumentation-ioredis': { enabled: false },
+  '@opentelemetry/instrumentation-kafkajs': { enabled: false },
+  '@opentelemetry/instrumentation-knex': { enabled: false },
+  '@opentelemetry/instrumentation-koa': { enabled: false },
+  '@opentelemetry/instrumentation-lru-memoizer': { enabled: false },
+  '@opentelemetry/instrumentation-memcached': { enabled: false },
+  '@opentelemetry/instrumentation-mongodb': { enabled: false },
+  '@opentelemetry/instrumentation-mongoose': { enabled: false },
+  '@opentelemetry/instrumentation-mysql': { enabled: false },
+  '@opentelemetry/instrumentation-mysql2': { enabled: false },
+  '@opentelemetry/instrumentation-openai': { enabled: false },
+  '@opentelemetry/instrumentation-oracledb': { enabled: false },
+  '@opentelemetry/instrumentation-pg': { enabled: false },
+  '@opentelemetry/instrumentation-pino': { enabled: false },
+  '@opentelemetry/instrumentation-redis': { enabled: false },
+  '@opentelemetry/instrumentation-restify': { enabled: false },
+  '@opentelemetry/instrumentation-router': { enabled: false },
+  '@opentelemetry/instrumentation-socket.io': { enabled: false },
+  '@opentelemetry/instrumentation-tedious': { enabled: false },
+};
 
 let active: Telemetry | undefined;
 
@@ -66,47 +132,18 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
     ...(attributeLimitSet ? {} : { spanLimits: { attributeValueLengthLimit: SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT } }),
     spanProcessors: overrides.spanProcessors,
     logRecordProcessors: overrides.logRecordProcessors,
-    instrumentations: [
-      new HttpInstrumentation({
-        // Scrapes and probes every few seconds would drown the traces users care about.
-        ignoreIncomingRequestHook: (request) => UNOBSERVED_PATHS.has(pathOf(request.url)),
-        // The OTLP exporters' own requests must not be traced (a trace per export, forever).
-        ignoreOutgoingRequestHook: () => true,
-        // Replaces the instrumentation's url.query (which redacts only a few cloud signature names).
-        startIncomingSpanHook: (request) => queryAttribute(request.url),
-      }),
-      // Sets http.route on the SERVER span and on http.server.request.duration through Fastify's
-      // diagnostics channel: no ESM loader hook is needed (see docs/adr/0001-http-adapter.md).
-      new FastifyOtelInstrumentation({
-        registerOnInitialization: true,
-        // A span per Fastify hook is 7 of the 11 spans of a request on Nest (middie's onRequest
-        // hooks): they cost a third of the throughput and crowd the span queue until it drops
-        // SERVER spans. The route still comes through (docs/adr/0001-http-adapter.md).
-        instrumentHooks: false,
-        ignorePaths: (route) => UNOBSERVED_PATHS.has(route.url ?? ''),
-        // Its `request` span (0.21.2) sets url.path to the whole request target, query string
-        // included: a token in a URL would land in the trace.
-        // The path alone, as semantic conventions define url.path; the query, redacted, is on the SERVER span.
-        requestHook: (span, request) => span.setAttribute('url.path', pathOf(request.url)),
-      }),
-      new WinstonInstrumentation(),
-      // Event-loop delay and utilisation: the saturation signal of a single-threaded server.
-      // The precision is the delay histogram's sampling period: it bounds what can be measured.
-      new RuntimeNodeInstrumentation({ monitoringPrecision: 10 }),
-    ],
+    instrumentations: [getNodeAutoInstrumentations(INSTRUMENTATIONS)],
   });
+  recordFastifyRoutes();
   sdk.start();
 
   // @opentelemetry/winston-transport 0.34 still looks the logger provider up on the
-  // @opentelemetry/api-logs global, while sdk-node 0.301 registers it on @opentelemetry/api.
+  // @opentelemetry/api-logs global, while sdk-node 0.300 (as 0.301) registers it on @opentelemetry/api.
   // Without this bridge every winston record is silently dropped from OTLP. It has to happen before
   // the first winston logger is created, because the transport resolves its logger once.
   legacyLogs.setGlobalLoggerProvider(apiLogs.getLoggerProvider() as never);
 
   reportExportFailuresOnce();
-
-  // CPU time and RSS of this process, per replica. Host-wide metrics are node-exporter's job.
-  new HostMetrics({ name: TELEMETRY_SCOPE, metricGroups: ['process.cpu', 'process.memory'] }).start();
 
   const meter = metrics.getMeter(TELEMETRY_SCOPE);
   let stopping: Promise<void> | undefined;
