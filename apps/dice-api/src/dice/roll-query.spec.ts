@@ -43,9 +43,9 @@ describe('parseRollQuery', () => {
   it('refuses any string that is not plain decimal digits, and never echoes it', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }).filter((s) => !/^[0-9]+$/.test(s)), (raw) => {
-        const problems = problemsOf({ dice: raw, sides: '6' });
-        expect(problems.map((p) => p.name)).toEqual(['dice']);
-        if (raw.length > 3) expect(JSON.stringify(problems)).not.toContain(JSON.stringify(raw).slice(1, -1));
+        // One fixed reason whatever was sent: nothing of the input can be in it. (Looking for the
+        // input in the body instead fails by chance when the input is a word of the reason.)
+        expect(problemsOf({ dice: raw, sides: '6' })).toEqual([{ name: 'dice', reason: 'is not a whole number; it must be a whole number from 1 to 100' }]);
       }),
     );
   });
