@@ -348,8 +348,11 @@ function detectionScenario(slo: Slo, e: number): Scenario {
   // One evaluation either side of the predicted time (evaluations are `step` minutes apart).
   const quietAt = Math.floor(d.minutes / step) * step - step;
   const firingAt = Math.ceil(d.minutes / step) * step + step;
-  const traffic = new Traffic(step, [healthy(history), burn(firingAt, e)]);
-  const start = history;
+  // Tickets' history is only as long as the windows need; a busy morning just before it sits
+  // outside every window in time, and inside any longer one, which would then fire much later.
+  const busy = d.severity === 'ticket' ? [healthy(360, 10)] : [];
+  const traffic = new Traffic(step, [...busy, healthy(history), burn(firingAt, e)]);
+  const start = traffic.starts.at(-1)!;
   const checks: Check[] = [
     { kind: 'quiet', at: start + quietAt, severity: d.severity },
     { kind: 'firing', at: start + firingAt, severity: d.severity },
