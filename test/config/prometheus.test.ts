@@ -1,9 +1,11 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ALLOWED_SIDES } from '../../apps/dice-api/src/dice/roll-query.ts';
-import { loadSpec } from '../../scripts/slo/generate.ts';
+import { BURN_RATE_TESTS, DESIGN, DETECTION_ERROR_RATIOS, detectionTime, renderBurnRateTests } from '../../scripts/slo/burn-rate-scenarios.ts';
+import { loadSpec, renderRuleFiles } from '../../scripts/slo/generate.ts';
+import { scratchCopy } from '../../scripts/slo/mutations.ts';
 import { binary, ROOT, run } from './support/tools.ts';
 
 const rulesDir = join(ROOT, 'observability/prometheus/rules');
@@ -21,10 +23,17 @@ describe('Prometheus config and rules (promtool at the pinned version)', () => {
     expect(result.status, result.output).toBe(0);
   });
 
-  it('promtool test rules passes every unit test (burns, blip, zero traffic, recovery, absence, fairness, pipeline)', () => {
-    const tests = readdirSync(join(ROOT, 'observability/prometheus/tests')).filter((f) => f.endsWith('.test.yml'));
+  // One test per group of files, so that each gets the whole timeout on a busy machine.
+  const burnRateFiles = Object.values(BURN_RATE_TESTS).map((path) => relative(ROOT, path));
+  it('promtool test rules passes the hand-written unit tests (fast and slow burns, blip, zero traffic, recovery, absence, fairness, pipeline)', () => {
+    const tests = readdirSync(join(ROOT, 'observability/prometheus/tests')).filter((f) => f.endsWith('.test.yml')).map((t) => `observability/prometheus/tests/${t}`).filter((t) => !burnRateFiles.includes(t));
     expect(tests.length).toBeGreaterThanOrEqual(3);
-    const result = run(binary('promtool'), ['test', 'rules', ...tests.map((t) => `observability/prometheus/tests/${t}`)]);
+    const result = run(binary('promtool'), ['test', 'rules', ...tests]);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it.each(burnRateFiles)('promtool test rules passes %s (each burn-rate threshold and window, detection times)', (file) => {
+    const result = run(binary('promtool'), ['test', 'rules', file]);
     expect(result.status, result.output).toBe(0);
   });
 
@@ -52,9 +61,77 @@ describe('Prometheus config and rules (promtool at the pinned version)', () => {
     expect([...names].filter((n) => !runbooks.has(n))).toEqual([]);
   });
 
-  it('the generated rule files are up to date with observability/slo/spec.yaml', () => {
-    const result = run(process.execPath, ['scripts/slo/generate.ts', '--check']);
-    expect(result.status, result.output).toBe(0);
+  it('the committed rule files are what the generator makes of observability/slo/spec.yaml (npm run generate:rules)', () => {
+    for (const [name, content] of Object.entries(renderRuleFiles(loadSpec()))) {
+      expect(readFileSync(join(rulesDir, name), 'utf8'), `${name} is stale or hand-edited: run npm run generate:rules`).toBe(content);
+    }
+    const check = run(process.execPath, ['scripts/slo/generate.ts', '--check']);
+    expect(check.status, check.output).toBe(0);
+  });
+
+  it("generate.ts --check, CI's staleness gate, fails on a hand-edited rule file and on a changed spec", () => {
+    const dir = scratchCopy();
+    try {
+      const check = () => run(process.execPath, [join(dir, 'scripts/slo/generate.ts'), '--check']);
+      expect(check().status, 'the unchanged copy must pass').toBe(0);
+      const alerts = join(dir, 'observability/prometheus/rules/slo-alerts.yml');
+      const committed = readFileSync(alerts, 'utf8');
+      writeFileSync(alerts, committed.replace('> 0.072', '> 0.1'));
+      const edited = check();
+      expect(edited.status).toBe(1);
+      expect(edited.output).toContain('observability/prometheus/rules/slo-alerts.yml');
+      writeFileSync(alerts, committed);
+      const spec = join(dir, 'observability/slo/spec.yaml');
+      writeFileSync(spec, readFileSync(spec, 'utf8').replace('burn_rate: 14.4', 'burn_rate: 10'));
+      const stale = check();
+      expect(stale.status).toBe(1);
+      expect(stale.output).toMatch(/stale generated rules: .*slo-alerts\.yml/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the committed alerts compare each window of each pair with spec.yaml's burn rate x budget (read from the files, not regenerated)", () => {
+    const spec = parse(readFileSync(join(ROOT, 'observability/slo/spec.yaml'), 'utf8')) as { slos: { name: string; objective: number }[]; burn_rate_alerts: { severity: string; long: string; short: string; burn_rate: number }[] };
+    const alerts = (parse(readFileSync(join(rulesDir, 'slo-alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string; labels: Record<string, string> }[] }[] }).groups.flatMap((g) => g.rules);
+    for (const slo of spec.slos) {
+      for (const severity of ['page', 'ticket']) {
+        const rule = alerts.find((r) => r.labels['slo'] === slo.name && r.labels['severity'] === severity && r.alert.endsWith('BudgetBurn'));
+        expect(rule, `${slo.name} ${severity} burn alert`).toBeDefined();
+        const comparisons = [...rule!.expr.matchAll(/slo:sli_error:ratio_rate(\w+)\{slo="([^"]+)"[^}]*\} > ([\d.e-]+)/g)].map((m) => ({ window: m[1], slo: m[2], threshold: Number(m[3]) }));
+        const budget = 1 - slo.objective / 100;
+        const expected = spec.burn_rate_alerts.filter((a) => a.severity === severity).flatMap((a) => [a.long, a.short].map((window) => ({ window, slo: slo.name, threshold: a.burn_rate * budget })));
+        expect(comparisons.map((c) => ({ ...c, threshold: Number(c.threshold.toPrecision(10)) })), `${slo.name} ${severity}`).toEqual(
+          expected.map((c) => ({ ...c, threshold: Number(c.threshold.toPrecision(10)) })),
+        );
+      }
+    }
+  });
+
+  it('the burn-rate scenarios are what scripts/slo/burn-rate-scenarios.ts writes, and its design is the spec\'s', () => {
+    for (const severity of ['page', 'ticket'] as const) {
+      expect(readFileSync(BURN_RATE_TESTS[severity], 'utf8'), `${severity} scenarios are stale: run node scripts/slo/burn-rate-scenarios.ts`).toBe(renderBurnRateTests(severity));
+    }
+    // The scenarios are built from their own copy of the design, so that promtool catches a
+    // changed spec; this says which number differs before promtool says which scenario broke.
+    const spec = loadSpec();
+    const minutes = (d: string) => Number(d.slice(0, -1)) * { s: 1 / 60, m: 1, h: 60, d: 1440 }[d.at(-1) as 's' | 'm' | 'h' | 'd'];
+    const why = 'spec.yaml and the design in scripts/slo/burn-rate-scenarios.ts differ: change both on purpose, then regenerate the rules and the scenarios';
+    expect(spec.burn_rate_alerts.map((a) => ({ severity: a.severity, long: minutes(a.long), short: minutes(a.short), factor: a.burn_rate })), why).toEqual(DESIGN.pairs);
+    expect(spec.slos.map((s) => ({ name: s.name, budget: Number((1 - s.objective / 100).toPrecision(10)) })), why).toEqual(DESIGN.slos.map((s) => ({ name: s.name, budget: s.budget })));
+  });
+
+  it('docs/slo.md gives the detection times the promtool scenarios check', () => {
+    const rows = readFileSync(join(ROOT, 'docs/slo.md'), 'utf8').split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split('|').map((c) => c.trim()));
+    const cell = (minutes: number | undefined) => (minutes === undefined ? 'never' : `${Number(minutes.toFixed(1))} min`.replace('.', '\\.'));
+    for (const slo of DESIGN.slos) {
+      for (const e of DETECTION_ERROR_RATIOS) {
+        const row = rows.find((r) => r[1] === slo.name && r[2] === `${Math.round(e * 100)}%`);
+        expect(row, `docs/slo.md has no row for ${slo.name} at ${e * 100}% errors`).toBeDefined();
+        expect(row![4], `docs/slo.md: ${slo.name} at ${e * 100}%, page`).toMatch(new RegExp(`^${cell(detectionTime(slo, e, 'page').minutes)}\\b`));
+        expect(row![5], `docs/slo.md: ${slo.name} at ${e * 100}%, ticket`).toMatch(new RegExp(`^${cell(detectionTime(slo, e, 'ticket').minutes)}\\b`));
+      }
+    }
   });
 
   it("the fairness check covers exactly the API's dice", () => {
