@@ -14,6 +14,8 @@ export interface FaultTargets {
   control: string;
   /** Where the stack keeps its data, logs (logs/<service>.log) and pids. */
   runDir: string;
+  /** What the recording stand-in for Tempo's and Loki's network edge received (readRecorded). */
+  otlpRecorderDir: string;
 }
 
 declare module 'vitest' {
@@ -78,9 +80,9 @@ async function startControl(s: Stack): Promise<string> {
 export async function setup(project: TestProject) {
   const started = Date.now();
   // No traffic generator: the tests send every request themselves, so that they can account for each.
-  stack = await startStack({ log: (line) => console.log(`[stack] ${line}`) });
+  stack = await startStack({ otlpRecorder: true, log: (line) => console.log(`[stack] ${line}`) });
   console.log(`[stack] native stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (${stack.runDir})`);
-  project.provide('faults', { endpoints, control: await startControl(stack), runDir: stack.runDir });
+  project.provide('faults', { endpoints, control: await startControl(stack), runDir: stack.runDir, otlpRecorderDir: stack.otlpRecorderDir! });
 }
 
 export async function teardown() {
