@@ -1,6 +1,8 @@
 // Starts the native stack for the fault tests (scripts/native/stack.ts, the same configs as
 // compose) and a loopback control endpoint through which the tests, which run in worker
 // processes, break and mend it. DICE_STACK_SUBNET (read by stack.ts) picks the loopback subnet.
+// The stack runs the recording stand-in for Tempo's and Loki's network edge (`otlp-recorder`), so
+// that what the collector delivers there can be counted by trace ID, and that edge taken down.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
