@@ -1,6 +1,8 @@
 // All three signals through the real pipeline: requests with known trace IDs go through the load
 // balancer; then each backend's HTTP API is polled until what was sent shows up, and the time it
-// took is printed. Backends that cannot run where the suite runs are skipped with the reason.
+// took is printed. Backends that cannot run where the suite runs are skipped with the reason;
+// natively, what the collector delivers toward Tempo and Loki is checked at a recording stand-in
+// for their network edge instead (test/support/otlp-recorder.ts).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
