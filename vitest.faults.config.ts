@@ -1,7 +1,7 @@
-// `npm run test:faults`: faults injected into the running stack under load (collector stopped or
-// killed, Prometheus stopped, a replica drained, both replicas killed), each test bounded in time
-// and printing its figures. The native stack (scripts/native/stack.ts) is started once by
-// test/faults/support/global-setup.ts on DICE_STACK_SUBNET (default 127.0.1).
+// `npm run test:faults`: faults injected into the native stack under load (collector stopped or
+// killed, Prometheus stopped, Tempo and Loki's edge down, a replica drained, both replicas killed),
+// each bounded in time and printing its figures. test/faults/support/global-setup.ts starts the
+// stack (scripts/native/stack.ts) once, on DICE_STACK_SUBNET (default 127.0.1).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

@@ -58,6 +58,12 @@ export interface StackOptions {
   /** Build missing backend binaries instead of failing (`npm run stack`; never in tests). */
   build?: boolean;
   log?: (line: string) => void;
+  /**
+   * Run test/support/otlp-recorder.ts at tempo:4317 and loki:3100 as the service `otlp-recorder`:
+   * a recording stand-in for the network edge of Tempo and Loki (not for them), so that the e2e and
+   * fault suites can check what the collector delivers there. Off for `npm run stack`.
+   */
+  otlpRecorder?: boolean;
 }
 
 export interface Endpoints {
@@ -76,6 +82,8 @@ export interface Endpoints {
 export interface Stack {
   endpoints: Endpoints;
   runDir: string;
+  /** Where the OTLP recorder appends what it received (readRecorded), when it runs. */
+  otlpRecorderDir?: string;
   logOf(service: string): string;
   /** Sends a signal to one service (e.g. SIGTERM a replica, SIGSTOP the collector). */
   signal(service: string, signal: NodeJS.Signals): void;
@@ -243,6 +251,17 @@ function services(bin: Record<string, string>, runDir: string, traffic: boolean)
   return specs;
 }
 
+/** The recording stand-in for Tempo's and Loki's network edge (StackOptions.otlpRecorder). */
+function otlpRecorderService(runDir: string): ServiceSpec {
+  return {
+    name: 'otlp-recorder',
+    command: process.execPath,
+    args: [join(ROOT, 'test/support/otlp-recorder.ts')],
+    env: { OTLP_RECORDER_DIR: join(runDir, 'otlp-recorder'), TEMPO_HOST: HOSTS.tempo, LOKI_HOST: HOSTS.loki },
+    ready: `http://${HOSTS.loki}:3100/ready`,
+  };
+}
+
 async function waitUntilReady(url: string, name: string, child: ChildProcess, logFile: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -330,6 +349,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const bin = binaries(options.build ?? false, log);
   const specs = services(bin, runDir, options.traffic ?? false);
+  // Before the collector, so that its first exports find the edge up.
+  if (options.otlpRecorder) specs.unshift(otlpRecorderService(runDir));
   const running = new Map<string, { spec: ServiceSpec; child: ChildProcess }>();
   const logOf = (name: string) => join(runDir, 'logs', `${name}.log`);
 
@@ -364,6 +385,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stack: Stack = {
     endpoints,
     runDir,
+    ...(options.otlpRecorder ? { otlpRecorderDir: join(runDir, 'otlp-recorder') } : {}),
     logOf,
     signal: (name, signal) => {
       const entry = running.get(name);

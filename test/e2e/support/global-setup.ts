@@ -40,9 +40,9 @@ export async function setup(project: TestProject) {
     return;
   }
   const started = Date.now();
-  stack = await startStack({ log: (line) => console.log(`[stack] ${line}`) });
+  stack = await startStack({ otlpRecorder: true, log: (line) => console.log(`[stack] ${line}`) });
   console.log(`[stack] native stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  project.provide('targets', { ...nativeTargets(stack.logOf('otel-collector')), control: await startControl(stack) });
+  project.provide('targets', { ...nativeTargets(stack.logOf('otel-collector'), stack.otlpRecorderDir), control: await startControl(stack) });
 }
 
 export async function teardown() {

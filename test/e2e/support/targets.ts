@@ -1,4 +1,4 @@
-import { endpoints as native, NOT_NATIVE } from '../../../scripts/native/stack.ts';
+import { endpoints as native, HOSTS, NOT_NATIVE } from '../../../scripts/native/stack.ts';
 
 /** Where the e2e tests send traffic and what they query. */
 export interface Targets {
@@ -18,11 +18,18 @@ export interface Targets {
   control?: string;
   /** The collector's log, to check it started without deprecation warnings. */
   collectorLog?: string;
+  /**
+   * Natively: the directory where the recording stand-in for Tempo's and Loki's network edge
+   * (test/support/otlp-recorder.ts) appends what the collector delivered to them.
+   */
+  otlpRecorderDir?: string;
+  /** The collector's OTLP/HTTP receiver, to send it spans that no request of the app could make. */
+  collectorOtlp?: string;
   /** Why a backend is absent, by name. */
   absent: Record<string, string>;
 }
 
-export function nativeTargets(collectorLog: string): Targets {
+export function nativeTargets(collectorLog: string, otlpRecorderDir?: string): Targets {
   return {
     mode: 'native',
     loadBalancer: native.loadBalancer,
@@ -32,6 +39,8 @@ export function nativeTargets(collectorLog: string): Targets {
     alertmanager: native.alertmanager,
     alertWebhook: native.alertWebhook,
     collectorLog,
+    otlpRecorderDir,
+    collectorOtlp: `http://${HOSTS['otel-collector']}:4318`,
     absent: { tempo: NOT_NATIVE.tempo, loki: NOT_NATIVE.loki },
   };
 }

@@ -1,6 +1,8 @@
 // Starts the native stack for the fault tests (scripts/native/stack.ts, the same configs as
 // compose) and a loopback control endpoint through which the tests, which run in worker
 // processes, break and mend it. DICE_STACK_SUBNET (read by stack.ts) picks the loopback subnet.
+// The stack runs the recording stand-in for Tempo's and Loki's network edge (`otlp-recorder`), so
+// that what the collector delivers there can be counted by trace ID, and that edge taken down.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -14,6 +16,8 @@ export interface FaultTargets {
   control: string;
   /** Where the stack keeps its data, logs (logs/<service>.log) and pids. */
   runDir: string;
+  /** What the recording stand-in for Tempo's and Loki's network edge received (readRecorded). */
+  otlpRecorderDir: string;
 }
 
 declare module 'vitest' {
@@ -87,9 +91,9 @@ async function startControl(s: Stack): Promise<string> {
 export async function setup(project: TestProject) {
   const started = Date.now();
   // No traffic generator: the tests send every request themselves, so that they can account for each.
-  stack = await startStack({ log: (line) => console.log(`[stack] ${line}`) });
+  stack = await startStack({ otlpRecorder: true, log: (line) => console.log(`[stack] ${line}`) });
   console.log(`[stack] native stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (${stack.runDir})`);
-  project.provide('faults', { endpoints, control: await startControl(stack), runDir: stack.runDir });
+  project.provide('faults', { endpoints, control: await startControl(stack), runDir: stack.runDir, otlpRecorderDir: stack.otlpRecorderDir! });
 }
 
 export async function teardown() {

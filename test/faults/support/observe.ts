@@ -5,6 +5,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultTargets } from './global-setup.ts';
+import type { Sample } from './open-loop.ts';
+import { readRecorded } from '../../support/otlp-recorder.ts';
 
 import { waitFor } from '../../e2e/support/poll.ts';
 
@@ -187,4 +189,39 @@ export async function stackHealthy(f: FaultTargets): Promise<void> {
     const up = e.replicas.every((r) => sumOf(lb, 'haproxy_server_status', { proxy: 'dice-api', server: r.name, state: 'UP' }) === 1);
     return up ? true : undefined;
   }, { timeoutMs: 30_000 });
+}
+
+// --- what reached the edge of Tempo and Loki ---------------------------------------------------
+
+/**
+ * The answered requests whose SERVER span, or whose access-log record, has not (yet) reached the
+ * recording stand-in for Tempo's and Loki's network edge (test/support/otlp-recorder.ts), by trace
+ * ID; and when the last of the others arrived there.
+ */
+export function undeliveredToEdge(f: FaultTargets, samples: readonly Sample[]) {
+  const { spans, logs } = readRecorded(f.otlpRecorderDir);
+  const spanAt = new Map<string, number>();
+  for (const s of spans) if (s.kind === 2 && s.service === 'dice-api' && !spanAt.has(s.traceId)) spanAt.set(s.traceId, s.at);
+  const logAt = new Map<string, number>();
+  for (const l of logs) if (l.body === 'request' && l.service === 'dice-api' && !logAt.has(l.traceId)) logAt.set(l.traceId, l.at);
+  const answered = samples.filter((s) => s.status > 0);
+  return {
+    answered: answered.length,
+    spans: answered.filter((s) => !spanAt.has(s.traceId)),
+    logs: answered.filter((s) => !logAt.has(s.traceId)),
+    lastArrival: Math.max(...answered.map((s) => Math.max(spanAt.get(s.traceId) ?? 0, logAt.get(s.traceId) ?? 0))),
+    /** Same span delivered more than once (a retry after an acknowledged export was lost). */
+    duplicateSpans: spans.length - new Set(spans.map((s) => `${s.traceId}/${s.spanId}`)).size,
+  };
+}
+
+/** Waits until every answered request's SERVER span and access-log record reached the edge. */
+export async function allDeliveredToEdge(f: FaultTargets, samples: readonly Sample[], timeoutMs = 120_000) {
+  return waitFor('every request\'s SERVER span and access-log record at the Tempo and Loki edge', async () => {
+    const u = undeliveredToEdge(f, samples);
+    if (u.spans.length + u.logs.length > 0) {
+      throw new Error(`of ${u.answered} answered requests, ${u.spans.length} SERVER spans missing (e.g. ${u.spans[0]?.traceId}) and ${u.logs.length} access logs (e.g. ${u.logs[0]?.traceId})`);
+    }
+    return u;
+  }, { timeoutMs, intervalMs: 1000 });
 }

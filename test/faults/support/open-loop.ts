@@ -3,11 +3,17 @@
 // Unlike test/e2e/support/load.ts (autocannon, one histogram per run), per-request records let a
 // test cut the same run into windows (baseline, outage, recovery), measure each the same way,
 // and account for every request sent in a window.
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 
 export interface Sample {
   /** Epoch ms when the request was sent. */
   at: number;
+  /**
+   * The trace ID it was sent under (a sampled `traceparent`), so that its spans and log records
+   * can be found wherever the collector delivered them.
+   */
+  traceId: string;
   /** Milliseconds until the response ended (or the error). */
   ms: number;
   /** HTTP status; 0 when no response came (connection error, timeout). */
@@ -44,13 +50,15 @@ export function openLoopLoad(baseUrl: string, paths: string[], rate: number, max
   const one = (path: string) => {
     const at = Date.now();
     const t0 = process.hrtime.bigint();
+    const traceId = randomBytes(16).toString('hex');
+    const headers = { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
     const done = new Promise<void>((resolve) => {
-      const finish = (sample: Omit<Sample, 'at' | 'ms'>) => {
-        samples.push({ at, ms: Number(process.hrtime.bigint() - t0) / 1e6, ...sample });
+      const finish = (sample: Omit<Sample, 'at' | 'ms' | 'traceId'>) => {
+        samples.push({ at, traceId, ms: Number(process.hrtime.bigint() - t0) / 1e6, ...sample });
         resolve();
       };
       const attempt = (retried: boolean) => {
-        const req = request({ host: url.hostname, port: url.port || 80, path, agent, timeout: timeoutMs }, (res) => {
+        const req = request({ host: url.hostname, port: url.port || 80, path, headers, agent, timeout: timeoutMs }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {

@@ -1,0 +1,231 @@
+// A recording OTLP receiver standing in for the NETWORK EDGE of Tempo and Loki, which cannot run
+// here (AGPL; see README). It is not Tempo or Loki: it tests our side, what the collector delivers
+// (otel-collector/config.yaml: otlp_grpc/tempo, otlp_http/loki). It listens where the stack puts
+// them: OTLP/gRPC on tempo:4317 and Loki's OTLP/HTTP push path on loki:3100/otlp/v1/logs.
+//
+// Like Tempo's gRPC server (grpc-go's default, which Tempo 3.0.3's receiver keeps) it refuses a
+// message larger than 4 MiB, compressed or not, with RESOURCE_EXHAUSTED: the collector drops such a
+// batch without retrying, so a batch bound that is too loose loses spans here as it would there.
+//
+// Every span and log record received is appended, one JSON object a line, to
+// <dir>/spans.jsonl and <dir>/logs.jsonl with the time it arrived, so that a test can count what
+// was delivered by trace ID, across a restart of this process (an outage of Tempo and Loki).
+// The wire formats are decoded with protobufjs from opentelemetry-proto v1.11.0's own .proto files
+// (test/support/otlp-proto, commit 790608c4d51e6ffc12210b541e8514cbed9e91a4, Apache-2.0).
+import { appendFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'otlp-proto');
+/** grpc-go's default max receive message size, which Tempo's OTLP/gRPC receiver keeps. */
+export const TEMPO_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** A span as received, reduced to what the tests count and compare. */
+export interface RecordedSpan {
+  /** Epoch ms when the request carrying it arrived. */
+  at: number;
+  traceId: string;
+  spanId: string;
+  /** OTLP SpanKind number: 2 is SERVER. */
+  kind: number;
+  name: string;
+  service: string;
+  route?: string;
+  status?: number;
+}
+
+export interface RecordedLog {
+  at: number;
+  traceId: string;
+  spanId: string;
+  service: string;
+  severity: string;
+  body: string;
+}
+
+function loadTypes() {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => join(PROTO_DIR, target);
+  root.loadSync(['opentelemetry/proto/collector/trace/v1/trace_service.proto', 'opentelemetry/proto/collector/logs/v1/logs_service.proto']);
+  return {
+    traces: root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'),
+    logs: root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest'),
+  };
+}
+
+type AnyValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean };
+type KeyValue = { key: string; value?: AnyValue };
+const hex = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString('hex');
+const attr = (list: KeyValue[] | undefined, key: string): AnyValue | undefined => list?.find((kv) => kv.key === key)?.value;
+const str = (v: AnyValue | undefined) => (v === undefined ? undefined : String(v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? ''));
+
+interface TracesRequest {
+  resourceSpans?: { resource?: { attributes?: KeyValue[] }; scopeSpans?: { spans?: { traceId: Uint8Array; spanId: Uint8Array; kind?: number; name?: string; attributes?: KeyValue[] }[] }[] }[];
+}
+interface LogsRequest {
+  resourceLogs?: { resource?: { attributes?: KeyValue[] }; scopeLogs?: { logRecords?: { traceId?: Uint8Array; spanId?: Uint8Array; severityText?: string; body?: AnyValue }[] }[] }[];
+}
+
+export function spansOf(req: TracesRequest, at: number): RecordedSpan[] {
+  return (req.resourceSpans ?? []).flatMap((rs) => {
+    const service = str(attr(rs.resource?.attributes, 'service.name')) ?? '';
+    return (rs.scopeSpans ?? []).flatMap((ss) =>
+      (ss.spans ?? []).map((s) => {
+        const status = str(attr(s.attributes, 'http.response.status_code'));
+        return {
+          at,
+          traceId: hex(s.traceId),
+          spanId: hex(s.spanId),
+          kind: s.kind ?? 0,
+          name: s.name ?? '',
+          service,
+          route: str(attr(s.attributes, 'http.route')),
+          ...(status === undefined ? {} : { status: Number(status) }),
+        };
+      }),
+    );
+  });
+}
+
+export function logsOf(req: LogsRequest, at: number): RecordedLog[] {
+  return (req.resourceLogs ?? []).flatMap((rl) => {
+    const service = str(attr(rl.resource?.attributes, 'service.name')) ?? '';
+    return (rl.scopeLogs ?? []).flatMap((sl) =>
+      (sl.logRecords ?? []).map((r) => ({
+        at,
+        traceId: hex(r.traceId),
+        spanId: hex(r.spanId),
+        service,
+        severity: r.severityText ?? '',
+        body: (str(r.body) ?? '').slice(0, 200),
+      })),
+    );
+  });
+}
+
+export interface RecorderOptions {
+  /** Where spans.jsonl and logs.jsonl are appended (kept across restarts). */
+  dir: string;
+  /** host:port of the OTLP/gRPC edge (Tempo's distributor). */
+  grpcAddress: string;
+  /** Host and port of the OTLP/HTTP edge (Loki's distributor). */
+  httpHost: string;
+  httpPort: number;
+}
+
+/** Starts both edges; resolves once both listen. */
+export async function startRecorder(o: RecorderOptions): Promise<{ stop(): Promise<void> }> {
+  const types = loadTypes();
+  mkdirSync(o.dir, { recursive: true });
+  const append = (file: string, rows: object[]) => {
+    if (rows.length > 0) appendFileSync(join(o.dir, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  };
+
+  const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': TEMPO_MAX_MESSAGE_BYTES });
+  grpcServer.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: () => Buffer.alloc(0),
+        requestDeserialize: (buf: Buffer) => types.traces.toObject(types.traces.decode(buf), { longs: String }) as TracesRequest,
+        // An empty ExportTraceServiceResponse: everything accepted.
+        responseSerialize: () => Buffer.alloc(0),
+        responseDeserialize: (buf: Buffer) => buf,
+      },
+    },
+    {
+      Export: (call: grpc.ServerUnaryCall<TracesRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        append('spans.jsonl', spansOf(call.request, Date.now()));
+        callback(null, {});
+      },
+    },
+  );
+  await new Promise<void>((resolve, reject) =>
+    grpcServer.bindAsync(o.grpcAddress, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+  );
+
+  const http: HttpServer = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'GET' && req.url === '/ready') {
+        res.writeHead(200).end('ready'); // as Loki's own readiness path, for the stack's probe
+        return;
+      }
+      if (req.method !== 'POST' || req.url !== '/otlp/v1/logs') {
+        res.writeHead(404).end();
+        return;
+      }
+      try {
+        // The collector's otlp_http exporter sends protobuf (its default encoding); JSON is refused
+        // here so that a change of encoding is noticed rather than half-decoded.
+        if (req.headers['content-type'] !== 'application/x-protobuf') throw new Error(`expected application/x-protobuf, got ${req.headers['content-type']}`);
+        const raw = Buffer.concat(chunks);
+        const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        const decoded = types.logs.toObject(types.logs.decode(body), { longs: String }) as LogsRequest;
+        append('logs.jsonl', logsOf(decoded, Date.now()));
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      } catch (error) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : String(error));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(o.httpPort, o.httpHost, resolve);
+  });
+
+  return {
+    stop: async () => {
+      await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/** What the recorder in `dir` has received so far (both files; empty before anything arrived). */
+export function readRecorded(dir: string): { spans: RecordedSpan[]; logs: RecordedLog[] } {
+  const read = <T>(file: string): T[] =>
+    existsSync(join(dir, file))
+      ? readFileSync(join(dir, file), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as T)
+      : [];
+  return { spans: read<RecordedSpan>('spans.jsonl'), logs: read<RecordedLog>('logs.jsonl') };
+}
+
+/** As a service of the native stack: OTLP_RECORDER_DIR, TEMPO_HOST, LOKI_HOST (scripts/native/stack.ts). */
+async function main() {
+  const env = (name: string) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`the OTLP recorder needs ${name}`);
+    return value;
+  };
+  const recorder = await startRecorder({
+    dir: env('OTLP_RECORDER_DIR'),
+    grpcAddress: `${env('TEMPO_HOST')}:4317`,
+    httpHost: env('LOKI_HOST'),
+    httpPort: 3100,
+  });
+  console.log(`OTLP recorder (network edge of Tempo and Loki) listening on ${env('TEMPO_HOST')}:4317 (gRPC) and ${env('LOKI_HOST')}:3100 (HTTP)`);
+  // Every acknowledged export is already on disk (appendFileSync before the answer): exit at once,
+  // and let an export in flight fail, as it would against a Tempo or Loki going down.
+  const stop = () => process.exit(0);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  void recorder;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error(`the OTLP recorder failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
