@@ -176,8 +176,11 @@ export function hostContainers(): dashboard.Dashboard {
   );
   board.withPanel(
     timeSeries({
-      title: 'Network',
-      description: 'Bytes received (positive) and sent (negative) per second, by interface.',
+      title: 'Network (node-exporter container interfaces)',
+      // node-exporter runs in its own network namespace in compose (host networking would take it
+      // off the network Prometheus scrapes it on), so it sees its container's interfaces only.
+      description:
+        "Bytes received (positive) and sent (negative) per second, by interface, as node-exporter sees them. In compose it runs in its own network namespace, so these are its container's interfaces (its eth0 on the stack's network), not the host's: the containers' own traffic is in the cAdvisor panels below.",
       queries: [
         prom(`sum by (device) (rate(node_network_receive_bytes_total{${NODE}, device!="lo"}[$__rate_interval]))`, 'in {{device}}'),
         prom(`-sum by (device) (rate(node_network_transmit_bytes_total{${NODE}, device!="lo"}[$__rate_interval]))`, 'out {{device}}'),
