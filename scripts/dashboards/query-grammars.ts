@@ -1,10 +1,11 @@
-// LogQL and TraceQL checked by the grammars Grafana's own query editors parse them with:
+// LogQL and TraceQL (and PromQL's metric names) checked by the grammars Grafana's own query editors parse them with:
 // @grafana/lezer-logql (the Loki data source's editor) and @grafana/lezer-traceql (Tempo's), both
 // Apache-2.0. A query with an error node in its tree is one Grafana's editor underlines; the names
 // a query uses (stream labels, label filters, TraceQL attributes) are read from the same tree, so
 // test/config/grafana.test.ts can check them against what Loki and Tempo store for our services.
 import { parser as logqlParser } from '@grafana/lezer-logql';
 import { parser as traceqlParser } from '@grafana/lezer-traceql';
+import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import type { LRParser } from '@lezer/lr';
 
 export type QueryLanguage = 'promql' | 'logql' | 'traceql';
@@ -100,4 +101,33 @@ export function queriesInText(text: string): { language: 'logql' | 'traceql'; qu
     else if (LOGQL_START.test(query)) found.push({ language: 'logql', query });
   }
   return found;
+}
+
+// ---------- PromQL: the metric names a query reads ----------
+
+/**
+ * The metric names a PromQL query reads, by the upstream grammar (@prometheus-io/lezer-promql,
+ * Apache-2.0, the parser of Prometheus's own query editor): the name of each VectorSelector, or its
+ * `__name__="..."` matcher. Grafana variables must be expanded first. Throws on a syntax error, and
+ * on a `__name__` matched by a regex or negation (no fixed name to check).
+ */
+export function promqlMetricNames(query: string): string[] {
+  const names = new Set<string>();
+  const problems = syntaxProblems(promqlParser, 'PromQL', query);
+  if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${query}`);
+  promqlParser.parse(query).iterate({
+    enter(node) {
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') {
+        names.add(query.slice(node.from, node.to));
+      } else if (node.name === 'UnquotedLabelMatcher' || node.name === 'QuotedLabelMatcher') {
+        const label = node.node.getChild('LabelName') ?? node.node.getChild('QuotedLabelName');
+        if (!label || query.slice(label.from, label.to).replace(/^"|"$/g, '') !== '__name__') return;
+        const op = node.node.getChild('MatchOp')?.firstChild?.name;
+        const value = node.node.getChild('StringLiteral');
+        if (op !== 'EqlSingle' || !value) throw new Error(`PromQL: __name__ matched other than by "=", no fixed metric name to check: ${query.slice(node.from, node.to)}\n${query}`);
+        names.add(JSON.parse(query.slice(value.from, value.to).replace(/^'(.*)'$|^`(.*)`$/, '"$1$2"')) as string);
+      }
+    },
+  });
+  return [...names];
 }

@@ -166,13 +166,15 @@ function splitTopLevelOr(expr: string): [string, string] | undefined {
   return undefined;
 }
 
-const ZERO_FALLBACK = /\*\s*0\s*\)?\s*$/;
+const ZERO_FALLBACK = /\*\s*0\s*\)?\s*$|^vector\(\s*0\s*\)$/;
 
 /**
  * The series a panel query exists to show when it falls back to zeros: the left side of
  * `<selector> or <shape> * 0` (orZeroLike in scripts/dashboards/lib/panels.ts, and the Tempo and
  * Loki discard panels), or the numerator's left side in `(<part> or <whole> * 0) / <whole>`
- * (ratioOrZero). Undefined when the query has no such fallback. The fallback makes "the panel has
+ * (ratioOrZero), or the left side of a top-level `<selector> or vector(0)`. Undefined when the
+ * query has no such fallback (a `vector(0)` nested inside a function or sum is not split: the
+ * metric-name check in test/e2e/dashboards.e2e.test.ts covers those). The fallback makes "the panel has
  * data" true even when the selector is wrong, so the selector is checked on its own.
  */
 export function realSelector(text: string): string | undefined {
