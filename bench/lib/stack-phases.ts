@@ -85,7 +85,9 @@ export function pipelineIntervals(): FreshnessResults['intervals'] {
   const collector = parseYaml(readFileSync(join(ROOT, 'otel-collector/config.yaml'), 'utf8')) as {
     receivers: { prometheus: { config: { scrape_configs: { scrape_interval: string }[] } } };
     connectors: { span_metrics: { metrics_flush_interval: string } };
-    processors: { batch: { timeout: string } };
+    // Batches form after each exporter's persistent queue; the metrics that freshness measures
+    // leave through the Prometheus exporter's.
+    exporters: { 'otlp_http/prometheus': { sending_queue: { batch: { flush_timeout: string } } } };
   };
   const prometheus = parseYaml(readFileSync(join(ROOT, 'observability/prometheus/prometheus.yml'), 'utf8')) as {
     global: { scrape_interval: string };
@@ -95,7 +97,7 @@ export function pipelineIntervals(): FreshnessResults['intervals'] {
   return {
     collectorScrapeS: seconds(collector.receivers.prometheus.config.scrape_configs[0]!.scrape_interval),
     spanMetricsFlushS: seconds(collector.connectors.span_metrics.metrics_flush_interval),
-    batchTimeoutS: seconds(collector.processors.batch.timeout),
+    batchTimeoutS: seconds(collector.exporters['otlp_http/prometheus'].sending_queue.batch.flush_timeout),
     prometheusLbScrapeS: seconds(lb?.scrape_interval ?? prometheus.global.scrape_interval),
     // scripts/native/stack.ts sets OTEL_BSP_SCHEDULE_DELAY=1000 on its replicas; compose keeps
     // the SDK default (5000 ms).
