@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeHealthcheck } from '../../test/support/healthcheck-probe.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KEEP_BYTES = 8 * 1024 * 1024;
@@ -47,23 +48,12 @@ function composeHealthcheck(): string {
   return test[3]!.replaceAll('$$', '$');
 }
 
-function run(script: string): Promise<number | null> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', script], { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
 describe('alert-webhook', () => {
   it("compose's healthcheck passes against the running server, and fails where nothing listens", async () => {
     const check = composeHealthcheck();
     expect(check).toMatch(/\/dev\/tcp\/127\.0\.0\.1\/9094\b/);
-    expect(await run(check.replace('/dev/tcp/127.0.0.1/9094', `/dev/tcp/127.0.0.1/${port}`))).toBe(0);
-    expect(await run(check.replace('/dev/tcp/127.0.0.1/9094', '/dev/tcp/127.0.0.1/1'))).not.toBe(0);
+    expect(await probeHealthcheck(check, port)).toBe(0);
+    expect(await probeHealthcheck(check, 1)).not.toBe(0);
   });
 
   it('keeps the newest notifications, at most 500 and about 8 MiB, however many and large they come', async () => {

@@ -2,13 +2,14 @@
 // compose-go (scripts/compose-check, the loader `docker compose config` uses, .env interpolated),
 // read here for what a syntax check cannot see: hosts where `up` fails, healthchecks that cost
 // more than they prove, ports left unpublished, limits below what Tempo and Loki start.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeHealthcheck } from '../support/healthcheck-probe.ts';
 import { ROOT } from './support/tools.ts';
 
 interface Mount {
@@ -166,21 +167,6 @@ describe('healthchecks prove the service answers, at no cost to it', () => {
         .filter(([, s]) => s.healthcheck?.test?.[1] === 'bash')
         .map(([name, s]) => ({ name, script: s.healthcheck!.test![3]! }));
 
-    /** Runs the check's script as Docker would, pointed at a local port; resolves its exit status. */
-    function probe(script: string, to: number): Promise<number | null> {
-      const local = script.replace(/\/dev\/tcp\/127\.0\.0\.1\/\d+/, `/dev/tcp/127.0.0.1/${to}`);
-      if (local === script) throw new Error(`not a /dev/tcp/127.0.0.1/<port> check: ${script}`);
-      // Asynchronous: the server answering it runs in this process.
-      return new Promise((resolve) => {
-        const child = spawn('bash', ['-c', local], { stdio: 'ignore' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          resolve(code);
-        });
-      });
-    }
-
     it('alert-webhook and both replicas use one', () => {
       expect(bashChecks().map((c) => c.name)).toEqual(expect.arrayContaining(['alert-webhook', 'dice-api-1', 'dice-api-2']));
     });
@@ -194,10 +180,10 @@ describe('healthchecks prove the service answers, at no cost to it', () => {
       });
       for (const { name, script } of bashChecks()) {
         status = 200;
-        expect(await probe(script, port), `${name} on a 200`).toBe(0);
+        expect(await probeHealthcheck(script, port), `${name} on a 200`).toBe(0);
         status = 503;
-        expect(await probe(script, port), `${name} on a 503`).not.toBe(0);
-        expect(await probe(script, closed), `${name} with nothing listening`).not.toBe(0);
+        expect(await probeHealthcheck(script, port), `${name} on a 503`).not.toBe(0);
+        expect(await probeHealthcheck(script, closed), `${name} with nothing listening`).not.toBe(0);
       }
     });
   });
