@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { composeReplicaEnv } from '../../scripts/native/replica-env.ts';
 import { FLASK_DIR, type FlaskVenv } from './flask-venv.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -56,28 +57,20 @@ export async function startServer(spec: ServerSpec, context: ServerContext): Pro
   let ready: string;
   const port = 8000;
   if (spec.kind === 'node') {
-    // The replica's environment in docker-compose.yml (x-dice-api-env), on a bench address.
+    // The replica's environment in docker-compose.yml (x-dice-api-env: Node flags, OTEL_* settings)
+    // of the checkout that runs, on a bench address. Uninstrumented, the OTEL_* ones are inert.
     env = {
       ...base,
+      ...composeReplicaEnv(spec.root),
       PORT: String(port),
       HOST: context.host,
-      ADMIN_PORT: '9000',
       ADMIN_HOST: context.host,
       SHUTDOWN_DRAIN_MS: '0',
-      LOG_LEVEL: 'info',
+      OTEL_RESOURCE_ATTRIBUTES: `service.version=1.0.0,deployment.environment.name=bench,service.instance.id=${spec.name}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpEndpoint,
     };
-    if (spec.instrumented) {
-      Object.assign(env, {
-        OTEL_SERVICE_NAME: 'dice-api',
-        OTEL_RESOURCE_ATTRIBUTES: `service.version=1.0.0,deployment.environment.name=bench,service.instance.id=${spec.name}`,
-        OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpEndpoint,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-        OTEL_NODE_EXPERIMENTAL_SDK_METRICS: 'true',
-        OTEL_METRICS_EXPORTER: 'none',
-      });
-      if (spec.sampleRatio !== undefined) {
-        Object.assign(env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(spec.sampleRatio) });
-      }
+    if (spec.sampleRatio !== undefined) {
+      Object.assign(env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(spec.sampleRatio) });
     }
     command = 'taskset';
     args = [
