@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"dice-stack/deploy/tools/kube-validate/validate"
@@ -37,12 +38,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	namespace := fs.String("namespace", "default", "namespace of namespaced custom resources that set none (as the request's)")
 	quiet := fs.Bool("quiet", false, "print only the objects that fail")
 	listKinds := fs.Bool("list-crds", false, "print the loaded custom resource kinds and exit")
+	showVersion := fs.Bool("version", false, "print the Kubernetes modules it was built with and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: kube-validate [--crds DIR]... [--no-default-crds] [--namespace NS] [--quiet] [FILE|-]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version())
+		return 0
 	}
 	v := validate.New()
 	v.Namespace = *namespace
@@ -120,4 +126,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// version names the k8s.io modules linked in (from the build info), e.g.
+// "kube-validate k8s.io/api v0.37.2, k8s.io/apiextensions-apiserver v0.37.2".
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "kube-validate (no build info)"
+	}
+	var mods []string
+	for _, d := range info.Deps {
+		switch d.Path {
+		case "k8s.io/api", "k8s.io/apimachinery", "k8s.io/apiextensions-apiserver", "k8s.io/client-go":
+			mods = append(mods, d.Path+" "+d.Version)
+		}
+	}
+	return "kube-validate " + strings.Join(mods, ", ")
 }
