@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the test suites need on a fresh machine, as one visible step (`npm run setup`, the
-# first step of `npm run test:all`): Debian packages, a check of Go, and the backend binaries built
-# from their Go modules at the .env versions (scripts/native/build-backends.sh, cached outside the
-# repository). Safe to re-run: what is already there is only checked, so a warm run takes seconds.
+# first step of `npm run test:all`): Debian packages, a check of Go, and the backend binaries and
+# deployment tools (helm, kube-validate, telemetrygen) built from their Go modules at the .env
+# versions (scripts/native/build-backends.sh, cached outside the repository). Safe to re-run: what
+# is already there is only checked, so a warm run takes seconds.
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -48,7 +49,7 @@ step "who runs the tests"
 [[ $(id -u) -eq 0 ]] || fail "the e2e and fault suites start the native stack, which needs root (mount namespaces, port 80); run as root, e.g. in a VM or a disposable container"
 printf 'root: yes\n' >&2
 
-step "backend binaries (scripts/native/build-backends.sh; about 13 min from empty caches on 2 cores, seconds when cached)"
+step "backend binaries and deployment tools (scripts/native/build-backends.sh; about 13 min from empty caches on 2 cores, seconds when cached)"
 bash scripts/native/build-backends.sh
 
 step "done in $((SECONDS - started)) s"

@@ -5,6 +5,11 @@
 #   prometheus  prometheus, promtool
 #   alertmanager alertmanager, amtool
 #   node_exporter node_exporter
+#   helm        helm (Kubernetes chart lint/template, npm run test:deploy), HELM_VERSION
+#   kube-validate kube-validate (deploy/tools/kube-validate: rendered manifests checked as a
+#               kube-apiserver would) plus the prometheus-operator CRDs it validates custom resources
+#               against, at PROMETHEUS_OPERATOR_VERSION
+#   telemetrygen telemetrygen (collector-contrib's OTLP load generator), at OTELCOL_VERSION
 # Binaries are cached outside the repo, keyed by version:
 #   ${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}/bin/<name>-<version>/
 # A component whose cached binaries exist and answer --version is skipped, so re-running is cheap.
@@ -24,14 +29,14 @@ BIN_DIR="$CACHE_ROOT/bin"
 LOG_DIR="$CACHE_ROOT/logs"
 TMP_ROOT="$CACHE_ROOT/tmp"
 JOBS="${DICE_STACK_BUILD_JOBS:-2}"
-ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter)
+ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter helm kube-validate telemetrygen)
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   cat <<EOF
 
 Options:
-  --only NAME    build only NAME (otelcol|prometheus|alertmanager|node_exporter); repeatable
+  --only NAME    build only NAME (${ALL_COMPONENTS[*]}); repeatable
   --force        rebuild even if the cached binaries work
   --verbose      stream the go/ocb output instead of only writing it to $LOG_DIR
   --check        build nothing; exit 1 and name each component that is missing or stale
@@ -127,6 +132,9 @@ canon_name() { # NAME -> sets CANON
     prometheus | promtool) CANON=prometheus ;;
     alertmanager | amtool) CANON=alertmanager ;;
     node_exporter | node-exporter) CANON=node_exporter ;;
+    helm) CANON=helm ;;
+    kube-validate | kube_validate) CANON=kube-validate ;;
+    telemetrygen) CANON=telemetrygen ;;
     *) log "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})"; exit 2 ;;
   esac
 }
@@ -144,6 +152,13 @@ OTELCOL_VERSION=$(env_version OTELCOL_VERSION)
 PROMETHEUS_VERSION=$(env_version PROMETHEUS_VERSION)
 ALERTMANAGER_VERSION=$(env_version ALERTMANAGER_VERSION)
 NODE_EXPORTER_VERSION=$(env_version NODE_EXPORTER_VERSION)
+HELM_VERSION=$(env_version HELM_VERSION)
+PROMETHEUS_OPERATOR_VERSION=$(env_version PROMETHEUS_OPERATOR_VERSION)
+KUBE_VALIDATE_SRC="$REPO_ROOT/deploy/tools/kube-validate"
+# kube-validate is named after the Kubernetes release its go.mod pins (k8s.io/apimachinery v0.X.Y is
+# Kubernetes 1.X.Y); its sources and the CRD version are in its recipe hash.
+KUBE_VALIDATE_VERSION=$(sed -n 's/^[[:space:]]*k8s\.io\/apimachinery v0\.\([0-9]*\.[0-9]*\)$/1.\1/p' "$KUBE_VALIDATE_SRC/go.mod" 2>/dev/null | head -n 1)
+[[ -n "$KUBE_VALIDATE_VERSION" ]] || { log "no k8s.io/apimachinery v0.X.Y in $KUBE_VALIDATE_SRC/go.mod"; exit 1; }
 
 comp_version() {
   case "$1" in
@@ -151,6 +166,9 @@ comp_version() {
     prometheus) echo "$PROMETHEUS_VERSION" ;;
     alertmanager) echo "$ALERTMANAGER_VERSION" ;;
     node_exporter) echo "$NODE_EXPORTER_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
+    kube-validate) echo "$KUBE_VALIDATE_VERSION" ;;
+    telemetrygen) echo "$OTELCOL_VERSION" ;;
   esac
 }
 comp_dirname() { case "$1" in otelcol) echo otelcol-dice ;; *) echo "$1" ;; esac; }
@@ -160,8 +178,12 @@ comp_binaries() {
     prometheus) echo prometheus promtool ;;
     alertmanager) echo alertmanager amtool ;;
     node_exporter) echo node_exporter ;;
+    *) echo "$1" ;;
   esac
 }
+# version_args BINARY: how a binary says it works (helm has a version subcommand; telemetrygen has
+# no version at all, so --help: its version is the module version in the install dir name)
+version_args() { case "$1" in helm) echo "version --short" ;; telemetrygen) echo --help ;; *) echo --version ;; esac; }
 install_dir() { echo "$BIN_DIR/$(comp_dirname "$1")-$(comp_version "$1")"; }
 
 if [[ "$PRINT" == dir ]]; then
@@ -185,11 +207,20 @@ LDFLAGS_STRIP="-s -w"
 
 
 # recipe_hash NAME: what a cached build was made from: this script (flags, tags, patches), the
-# version and, for the collector, its manifest. A change to any of them rebuilds (a minute or two
-# with Go's caches warm), so a warm machine never tests other binaries than a cold one builds.
+# version and, for the collector, its manifest; for kube-validate, every file of its module (sources,
+# go.mod, go.sum, test fixtures) and the prometheus-operator version of its CRDs. A change to any of
+# them rebuilds (a minute or two with Go's caches warm), so a warm machine never tests other
+# binaries than a cold one builds.
 recipe_hash() {
-  { cat "$SCRIPT_DIR/build-backends.sh"; echo "$1=$(comp_version "$1")"; [[ "$1" != otelcol ]] || cat "$MANIFEST"; } |
-    sha256sum | cut -d' ' -f1
+  {
+    cat "$SCRIPT_DIR/build-backends.sh"
+    echo "$1=$(comp_version "$1")"
+    [[ "$1" != otelcol ]] || cat "$MANIFEST"
+    if [[ "$1" == kube-validate ]]; then
+      echo "PROMETHEUS_OPERATOR_VERSION=$PROMETHEUS_OPERATOR_VERSION"
+      (cd "$KUBE_VALIDATE_SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    fi
+  } | sha256sum | cut -d' ' -f1
 }
 
 # cached_ok NAME: every binary exists, answers --version and was built from this recipe
@@ -199,7 +230,8 @@ cached_ok() {
   [[ -d "$d" ]] || return 1
   for b in $(comp_binaries "$c"); do
     [[ -x "$d/$b" ]] || return 1
-    timeout 30 "$d/$b" --version >/dev/null 2>&1 || return 1
+    # shellcheck disable=SC2046 # version_args is words
+    timeout 30 "$d/$b" $(version_args "$b") >/dev/null 2>&1 || return 1
   done
   [[ "$(cat "$d/recipe.sha256" 2>/dev/null)" == "$(recipe_hash "$c")" ]]
 }
@@ -258,12 +290,13 @@ install_stage() {
   rm -rf "$d.old"
 }
 
-verify() { # NAME: every binary answers --version
+verify() { # NAME: every binary answers --version (helm: version)
   local c=$1 d b out
   d=$(install_dir "$c")
   for b in $(comp_binaries "$c"); do
     step "checking $b --version" "run $d/$b --version by hand"
-    out=$(timeout 30 "$d/$b" --version 2>&1)
+    # shellcheck disable=SC2046
+    out=$(timeout 30 "$d/$b" $(version_args "$b") 2>&1)
     log "      ${out%%$'\n'*}"
   done
 }
@@ -352,6 +385,63 @@ build_node_exporter() {
   install_stage node_exporter "$stage"
 }
 
+build_helm() {
+  local v=$HELM_VERSION src stage k8s_minor x=helm.sh/helm/v3 ldflags
+  src="$WORK/helm"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "helm.sh/helm/v3@v$v" "$src"
+  # The -X flags of helm's Makefile (v3.22.0). Without the k8sVersion pair, helm template's
+  # .Capabilities.KubeVersion and helm lint's deprecation check default to Kubernetes 1.20
+  # (pkg/chartutil/capabilities.go); the release binaries take them from the client-go version.
+  step "reading helm's k8s.io/client-go version (the Kubernetes version helm templates for)"
+  k8s_minor=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\.[0-9]*$/\1/p' "$src/go.mod" | head -n 1)
+  [[ -n "$k8s_minor" ]] || { log "    ! no k8s.io/client-go v0.X.Y in helm's go.mod"; false; }
+  ldflags="$LDFLAGS_STRIP -X $x/internal/version.version=v$v -X $x/internal/version.metadata="
+  ldflags+=" -X $x/internal/version.gitTreeState=clean"
+  ldflags+=" -X $x/pkg/lint/rules.k8sVersionMajor=1 -X $x/pkg/lint/rules.k8sVersionMinor=$k8s_minor"
+  ldflags+=" -X $x/pkg/chartutil.k8sVersionMajor=1 -X $x/pkg/chartutil.k8sVersionMinor=$k8s_minor"
+  step "go build ./cmd/helm (Kubernetes 1.$k8s_minor capabilities, -p $JOBS)" \
+    "cd into a copy of helm.sh/helm/v3@v$v and run: GOWORK=off go build -p $JOBS ./cmd/helm"
+  (cd "$src" && run go build -p "$JOBS" -tags netgo -ldflags "$ldflags" -o "$stage/" ./cmd/helm)
+  install_stage helm "$stage"
+}
+
+build_kube_validate() {
+  local stage crds json dir
+  stage="$WORK/stage"; mkdir -p "$stage"
+  # CRDs: the operator's example/prometheus-operator-crd (the set its bundle.yaml installs), from
+  # its Go module; installed next to the binary, which loads ./crds by default.
+  step "go mod download github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION (its CRDs)" \
+    "go mod download -json github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION   (the proxy serves few versions of this root module; see .env.example)"
+  json=$(cd "$WORK" && GOFLAGS='' go mod download -json "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION" 2>>"$LOG_FILE") || {
+    printf '%s\n' "$json" >>"$LOG_FILE"; false
+  }
+  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  [[ -n "$dir" && -d "$dir/example/prometheus-operator-crd" ]] || { printf '%s\n' "$json" >>"$LOG_FILE"; false; }
+  crds="$stage/crds/prometheus-operator-v$PROMETHEUS_OPERATOR_VERSION"
+  mkdir -p "$crds"
+  cp "$dir"/example/prometheus-operator-crd/*.yaml "$crds/"
+  chmod -R u+w "$stage/crds"
+  # Its own tests first, with the build's flags (so they share its cache): a validator that fails
+  # them is not installed.
+  step "go test ./... in deploy/tools/kube-validate (-p $JOBS)" \
+    "cd deploy/tools/kube-validate && KUBE_VALIDATE_CRDS=<crd dir> GOWORK=off go test ./..."
+  (cd "$KUBE_VALIDATE_SRC" && KUBE_VALIDATE_CRDS="$crds" run go test -p "$JOBS" -tags netgo -count=1 ./...)
+  step "go build deploy/tools/kube-validate (-p $JOBS)" \
+    "cd deploy/tools/kube-validate && GOWORK=off go build ."
+  (cd "$KUBE_VALIDATE_SRC" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP" -o "$stage/" .)
+  install_stage kube-validate "$stage"
+}
+
+build_telemetrygen() {
+  local v=$OTELCOL_VERSION src stage
+  src="$WORK/telemetrygen"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v$v" "$src"
+  step "go build telemetrygen (-p $JOBS)" \
+    "cd into a copy of the module and run: GOWORK=off go build -p $JOBS ."
+  (cd "$src" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP" -o "$stage/" .)
+  install_stage telemetrygen "$stage"
+}
+
 # ---------- main ----------
 if [[ "$PRINT" == check ]]; then
   missing=()
@@ -381,7 +471,8 @@ fi
 
 log "==> dice-stack native backends: $(go version | cut -d' ' -f3-4), cache $BIN_DIR"
 log "    versions from $ENV_FILE: otelcol $OTELCOL_VERSION, prometheus $PROMETHEUS_VERSION," \
-  "alertmanager $ALERTMANAGER_VERSION, node_exporter $NODE_EXPORTER_VERSION"
+  "alertmanager $ALERTMANAGER_VERSION, node_exporter $NODE_EXPORTER_VERSION, helm $HELM_VERSION," \
+  "kube-validate $KUBE_VALIDATE_VERSION (prometheus-operator CRDs $PROMETHEUS_OPERATOR_VERSION), telemetrygen $OTELCOL_VERSION"
 T_ALL=$SECONDS
 SUMMARY=()
 for c in "${SELECTED[@]}"; do
@@ -397,7 +488,7 @@ for c in "${SELECTED[@]}"; do
   : >"$LOG_FILE"
   WORK=$(mktemp -d "$TMP_ROOT/$c-$v.XXXXXX")
   t0=$SECONDS
-  "build_$c"
+  "build_${c//-/_}"
   recipe_hash "$c" >"$d/recipe.sha256"
   verify "$c"
   cleanup

@@ -23,7 +23,18 @@ let paths: Record<string, string> | undefined;
  * 13 minutes from empty caches), never a side effect of a test: a missing binary fails at once,
  * saying what to run.
  */
-export function binary(name: 'promtool' | 'amtool' | 'prometheus' | 'alertmanager' | 'otelcol-dice' | 'node_exporter'): string {
+export type BinaryName =
+  | 'promtool'
+  | 'amtool'
+  | 'prometheus'
+  | 'alertmanager'
+  | 'otelcol-dice'
+  | 'node_exporter'
+  | 'helm'
+  | 'kube-validate'
+  | 'telemetrygen';
+
+export function binary(name: BinaryName): string {
   if (!paths) {
     const check = run('bash', ['scripts/native/build-backends.sh', '--check']);
     if (check.status !== 0) throw new Error(`the backends are not built:\n${check.output.trim()}`);

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binary, ROOT, type Run } from '../../config/support/tools.ts';
+
+export { ROOT, type Run };
+
+// Helm keeps repositories, plugins and a cache under $HOME; a private set per test run keeps a
+// developer's own Helm set-up (or its absence) out of the results. No chart repository is reachable
+// here anyway: charts must not depend on one.
+const helmHome = mkdtempSync(join(tmpdir(), 'dice-helm-'));
+const helmEnv = {
+  HELM_CACHE_HOME: join(helmHome, 'cache'),
+  HELM_CONFIG_HOME: join(helmHome, 'config'),
+  HELM_DATA_HOME: join(helmHome, 'data'),
+};
+
+function exec(command: string, args: string[], input?: string, env: Record<string, string> = {}): Run {
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error) throw new Error(`could not run ${command}: ${result.error.message}`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/**
+ * Runs the pinned helm (HELM_VERSION in .env, built by `npm run setup`) from the repository root,
+ * e.g. helm(['template', 'dice', 'deploy/helm/dice', '-f', 'deploy/values/production.yaml']).
+ * `output` is stdout followed by stderr; for `template`, use `stdout` to get only the manifests.
+ */
+export function helm(args: string[]): Run & { stdout: string } {
+  const result = spawnSync(binary('helm'), args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...helmEnv },
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error) throw new Error(`could not run helm: ${result.error.message}`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}`, stdout: result.stdout };
+}
+
+/**
+ * Validates multi-document YAML (helm template's output) with kube-validate: strict decoding into
+ * the Kubernetes 1.37 API types, the served-API check, ObjectMeta rules, and custom resources
+ * against the prometheus-operator CRDs (PROMETHEUS_OPERATOR_VERSION in .env) or CRDs in the input.
+ * Status 0: every object passed; 1: `output` has an "error Kind/ns/name: ..." line per problem;
+ * 2: unreadable input or no object at all. Extra flags (e.g. ['--crds', dir]) go in `args`.
+ */
+export function validate(manifests: string, args: string[] = []): Run {
+  return exec(binary('kube-validate'), [...args, '-'], manifests);
+}

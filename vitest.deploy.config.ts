@@ -1,0 +1,12 @@
+// `npm run test:deploy`: the Kubernetes deployment (deploy/helm) checked with no cluster: helm lint
+// and helm template at the pinned Helm, every rendered object validated by kube-validate
+// (deploy/tools/kube-validate) as a kube-apiserver 1.37 would decode and validate it.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/deploy/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
