@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_OVERRIDES, renderChartFiles, renderCollectorConfig } from '../../scripts/deploy/generate-chart-files.ts';
 import { binary, ROOT, run } from '../config/support/tools.ts';
 import { helm, validate } from './support/tools.ts';
@@ -100,11 +100,15 @@ describe('helm lint and template, default and production values', () => {
 });
 
 describe('the dice API', () => {
-  const { objects } = template();
-  const deployment = one(objects, 'Deployment');
-  const pod = deployment.spec.template.spec;
-  const container = pod.containers[0];
-  const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+  // Rendered once per describe; a template error fails every test below with helm's message.
+  let objects: K8sObject[], deployment: K8sObject, pod: any, container: any, env: Record<string, string>;
+  beforeAll(() => {
+    objects = template().objects;
+    deployment = one(objects, 'Deployment');
+    pod = deployment.spec.template.spec;
+    container = pod.containers[0];
+    env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+  });
 
   it('probes the existing health endpoints on the public port, and declares no other port', () => {
     expect(container.ports).toEqual([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
@@ -179,10 +183,13 @@ describe('the dice API', () => {
 });
 
 describe('the collector agent', () => {
-  const { objects } = template();
-  const configMap = one(objects, 'ConfigMap', `${RELEASE}-dice-stack-otel-agent`);
-  const daemonSet = one(objects, 'DaemonSet');
-  const container = daemonSet.spec.template.spec.containers[0];
+  let objects: K8sObject[], configMap: K8sObject, daemonSet: K8sObject, container: any;
+  beforeAll(() => {
+    objects = template().objects;
+    configMap = one(objects, 'ConfigMap', `${RELEASE}-dice-stack-otel-agent`);
+    daemonSet = one(objects, 'DaemonSet');
+    container = daemonSet.spec.template.spec.containers[0];
+  });
 
   it('the generated chart files are what the generator makes of compose\'s configs (generate-chart-files.ts --check)', () => {
     for (const [path, content] of Object.entries(renderChartFiles())) {
@@ -256,7 +263,10 @@ describe('the collector agent', () => {
 });
 
 describe('alerting and dashboards from the same sources as compose', () => {
-  const { objects } = template();
+  let objects: K8sObject[];
+  beforeAll(() => {
+    objects = template().objects;
+  });
 
   it('the PrometheusRules hold exactly the groups of the promtool-tested rule files, one object per file', () => {
     const rules = objects.filter((o) => o.kind === 'PrometheusRule');
