@@ -110,6 +110,14 @@ describe('the dice API', () => {
     env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
   });
 
+  it("runs the image of the chart's appVersion, which is the app's version (package.json, compose's service.version)", () => {
+    const appVersion = parse(read(`${CHART}/Chart.yaml`)).appVersion;
+    expect(appVersion).toBe(JSON.parse(read('package.json')).version);
+    expect(read('docker-compose.yml')).toContain(`service.version=${appVersion},`);
+    expect(container.image).toBe(`dice-api:${appVersion}`);
+    expect(env.OTEL_RESOURCE_ATTRIBUTES).toContain(`service.version=${appVersion},`);
+  });
+
   it('probes the existing health endpoints on the public port, and declares no other port', () => {
     expect(container.ports).toEqual([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
     expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
