@@ -5,7 +5,7 @@
 // the collector's ConfigMap with the generated config (which otelcol-dice validates), the Grafana
 // ConfigMaps with the committed dashboards and data sources, the Alertmanager values with
 // alertmanager.yml (which amtool checks).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -212,22 +212,61 @@ describe('the collector agent', () => {
     expect(() => renderCollectorConfig(source.replace('endpoint: tempo:4317', 'endpoint: tempo:14317'))).toThrow(/exporters\.otlp_grpc\/tempo\.endpoint/);
   });
 
-  it('the ConfigMap holds the generated config byte for byte, and otelcol-dice validates it with the DaemonSet\'s environment', () => {
+  /** Runs otelcol-dice validate on the ConfigMap's files, in the DaemonSet's --config order and environment. */
+  function validateAgentConfig(map: K8sObject, agent: any): { status: number | null; output: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'dice-chart-otelcol-'));
+    try {
+      for (const [name, content] of Object.entries(map.data!)) writeFileSync(join(dir, name), content);
+      const configs = (agent.args as string[]).map((arg) => arg.replace(/^--config=\/etc\/otelcol\//, `--config=${dir}/`));
+      const env = Object.fromEntries(agent.env.map((e: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }) => [e.name, e.value ?? `from-${e.valueFrom!.fieldRef.fieldPath}`]));
+      return run(binary('otelcol-dice'), ['validate', ...configs], { ...env, OTELCOL_STORAGE_DIR: join(dir, 'queues') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('the ConfigMap holds the generated config byte for byte, and otelcol-dice validates it with the DaemonSet\'s arguments and environment', () => {
     const config = configMap.data!['config.yaml']!;
     expect(config).toBe(read(`${CHART}/files/otel-collector.yaml`));
     // Every ${env:X} without a default must be set by the DaemonSet, or the collector would not start.
     const needed = [...config.matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => m[1]!);
-    const set = new Map<string, string>(container.env.map((e: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }) => [e.name, e.value ?? `from-${e.valueFrom!.fieldRef.fieldPath}`]));
+    const set = new Set(container.env.map((e: { name: string }) => e.name));
     expect(needed.filter((name) => !set.has(name))).toEqual([]);
-    const dir = mkdtempSync(join(tmpdir(), 'dice-chart-otelcol-'));
-    try {
-      writeFileSync(join(dir, 'config.yaml'), config);
-      const env = { ...Object.fromEntries(set), OTELCOL_STORAGE_DIR: join(dir, 'queues') };
-      const result = run(binary('otelcol-dice'), ['validate', `--config=${join(dir, 'config.yaml')}`], env);
-      expect(result.status, result.output).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(container.args).toEqual(['--config=/etc/otelcol/config.yaml', '--config=/etc/otelcol/prometheus-replicas.yaml']);
+    const result = validateAgentConfig(configMap, container);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it('pushes metrics to every Prometheus replica, each exporter the config\'s otlp_http/prometheus with its own endpoint', () => {
+    const base = parse(configMap.data!['config.yaml']!);
+    const overlay = parse(configMap.data!['prometheus-replicas.yaml']!);
+    const endpoints = parse(read(`${CHART}/values.yaml`)).collector.endpoints.prometheusOtlpHttp as string[];
+    expect(endpoints.length).toBeGreaterThan(1);
+    expect(container.env).toContainEqual({ name: 'PROMETHEUS_OTLP_HTTP_ENDPOINT', value: endpoints[0] });
+    const added = Object.entries(overlay.exporters as Record<string, { endpoint: string }>);
+    expect(added.map(([, e]) => e.endpoint)).toEqual(endpoints.slice(1));
+    for (const [name, exporter] of added) expect({ ...exporter, endpoint: 'x' }, name).toEqual({ ...base.exporters['otlp_http/prometheus'], endpoint: 'x' });
+    expect(overlay.service).toEqual({ pipelines: { metrics: { exporters: [...base.service.pipelines.metrics.exporters, ...added.map(([name]) => name)] } } });
+    // One replica: compose's single exporter, no second file.
+    const single = template(['--set', `collector.endpoints.prometheusOtlpHttp={${endpoints[0]}}`]).objects;
+    const singleMap = one(single, 'ConfigMap', `${RELEASE}-dice-stack-otel-agent`);
+    expect(Object.keys(singleMap.data!)).toEqual(['config.yaml']);
+    const singleAgent = one(single, 'DaemonSet').spec.template.spec.containers[0];
+    expect(singleAgent.args).toEqual(['--config=/etc/otelcol/config.yaml']);
+    const result = validateAgentConfig(singleMap, singleAgent);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  const endpointsFile = join(ROOT, 'deploy/values/endpoints.yaml');
+  it.skipIf(!existsSync(endpointsFile))('sends to and reads from the addresses of deploy/values/endpoints.yaml (skipped while that file, of the official charts\' values, is absent)', () => {
+    const endpoints = parse(read('deploy/values/endpoints.yaml'));
+    const values = parse(read(`${CHART}/values.yaml`));
+    expect(values.collector.endpoints).toEqual({
+      tempoOtlpGrpc: endpoints.traces.otlpGrpc,
+      lokiOtlpHttp: endpoints.logs.otlpHttp,
+      prometheusOtlpHttp: endpoints.metrics.otlpHttp,
+    });
+    expect(values.grafana.datasources.urls).toMatchObject({ prometheus: endpoints.metrics.query, tempo: endpoints.traces.query, loki: endpoints.logs.query });
   });
 
   it("keeps compose's pipelines, processors, span-metrics connector (exemplars on) and file-backed queues; only the listed keys differ", () => {
@@ -266,7 +305,7 @@ describe('the collector agent', () => {
     const endpoint = monitor.spec.podMetricsEndpoints[0];
     expect(container.ports).toContainEqual({ name: endpoint.port, containerPort: 8888, protocol: 'TCP' });
     expect(endpoint.relabelings).toContainEqual({ action: 'replace', targetLabel: 'job', replacement: 'otel-collector' });
-    expect(monitor.metadata.labels?.release).toBe('kube-prometheus-stack');
+    expect(monitor.metadata.labels).toMatchObject(parse(read(`${CHART}/values.yaml`)).monitoring.labels);
   });
 });
 
@@ -283,7 +322,7 @@ describe('alerting and dashboards from the same sources as compose', () => {
     for (const file of files) {
       const rule = rules.find((r) => r.metadata.name === `${RELEASE}-dice-stack-${file.replace(/\.yml$/, '')}`)!;
       expect(rule.spec, `PrometheusRule for ${file}`).toEqual(parse(read(`observability/prometheus/rules/${file}`)));
-      expect(rule.metadata.labels?.release).toBe('kube-prometheus-stack');
+      expect(rule.metadata.labels).toMatchObject(parse(read(`${CHART}/values.yaml`)).monitoring.labels);
     }
   });
 
