@@ -5,8 +5,9 @@
 // Outputs:
 //   deploy/helm/dice-stack/files/otel-collector.yaml        from otel-collector/config.yaml
 //   deploy/helm/kube-prometheus-stack.alertmanager.yaml     from observability/alertmanager/alertmanager.yml
-// What needs no change is not generated: the chart reads the dashboards and data sources through
-// symlinks (files/dashboards, files/grafana), and the PrometheusRules come from scripts/slo/generate.ts.
+// What needs no generated change is not generated: the chart reads the dashboards and data sources
+// through symlinks (files/dashboards, files/grafana; its template sets the data sources' urls), and the
+// PrometheusRules come from scripts/slo/generate.ts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
