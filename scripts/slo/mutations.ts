@@ -54,7 +54,8 @@ export const MUTATIONS: Mutation[] = [
 /** A scratch copy of what rule generation and promtool read, with node_modules linked in. */
 export function scratchCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'slo-mutation-'));
-  for (const path of ['scripts/slo', 'observability/slo', 'observability/prometheus/rules', 'observability/prometheus/tests']) {
+  // generate.ts also writes the chart's PrometheusRules: the copy needs them to pass --check unchanged.
+  for (const path of ['scripts/slo', 'observability/slo', 'observability/prometheus/rules', 'observability/prometheus/tests', 'deploy/helm/dice-stack/files/prometheus-rules']) {
     cpSync(join(ROOT, path), join(dir, path), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));

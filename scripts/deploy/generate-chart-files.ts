@@ -1,0 +1,204 @@
+// Generates the dice-stack Helm chart's files that must differ from compose's configs, from those
+// configs, with the Kubernetes changes applied as the explicit, commented lists of overrides below:
+//   node scripts/deploy/generate-chart-files.ts          write them
+//   node scripts/deploy/generate-chart-files.ts --check  fail if the committed files differ (CI)
+// Outputs:
+//   deploy/helm/dice-stack/files/otel-collector.yaml        from otel-collector/config.yaml
+//   deploy/helm/kube-prometheus-stack.alertmanager.yaml     from observability/alertmanager/alertmanager.yml
+// What needs no generated change is not generated: the chart reads the dashboards and data sources
+// through symlinks (files/dashboards, files/grafana; its template sets the data sources' urls), and the
+// PrometheusRules come from scripts/slo/generate.ts.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { Document, parseDocument } from 'yaml';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CHART = join(ROOT, 'deploy/helm/dice-stack');
+
+type Path = (string | number)[];
+
+/** One change to a compose config for Kubernetes: where, what it must find there, what it becomes, why. */
+export interface Override {
+  path: Path;
+  /** The value the source holds at `path` (undefined: absent). The generator stops when the source
+   * changed there, so that an edit to compose's config is looked at for Kubernetes too. */
+  from: unknown;
+  /** The new value; undefined deletes the key. */
+  to: unknown;
+  why: string;
+  /** Written above the new value in the generated file, for its reader. */
+  comment?: string;
+}
+
+const SCRAPE = ['receivers', 'prometheus', 'config', 'scrape_configs', 0];
+
+/**
+ * otel-collector/config.yaml -> the agent DaemonSet's config. Only addresses change: every
+ * pipeline, processor, the span_metrics connector (with exemplars) and the file-backed queues stay
+ * as compose runs them. The DaemonSet sets the environment variables named here
+ * (templates/collector-daemonset.yaml).
+ */
+export const COLLECTOR_OVERRIDES: Override[] = [
+  {
+    path: [...SCRAPE, 'static_configs'],
+    from: [{ targets: ['dice-api-1:8000', 'dice-api-2:8000'] }],
+    to: undefined,
+    why: 'replicas come and go with the HorizontalPodAutoscaler: they are discovered, not listed',
+  },
+  {
+    path: [...SCRAPE, 'kubernetes_sd_configs'],
+    from: undefined,
+    to: [
+      {
+        role: 'pod',
+        namespaces: { names: ['${env:K8S_NAMESPACE}'] },
+        selectors: [{ role: 'pod', label: '${env:DICE_API_POD_SELECTOR}', field: 'spec.nodeName=${env:K8S_NODE_NAME}' }],
+      },
+    ],
+    why: 'node-local discovery of the dice-api pods (a Role lets the agent list pods of its namespace)',
+    comment:
+      ' Kubernetes (chart override): each agent scrapes the replicas of its own node only, as it receives\n' +
+      " only their spans: a replica's scraped metrics and span metrics come from one collector, never two.",
+  },
+  {
+    path: [...SCRAPE, 'relabel_configs'],
+    from: [{ source_labels: ['__address__'], regex: '([^:]+):\\d+', target_label: 'instance', replacement: '$$1' }],
+    to: [
+      { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'http', action: 'keep' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'instance' },
+    ],
+    why: '`instance` is the pod name, as service.instance.id is on its spans (compose: the host name)',
+    comment:
+      ' Kubernetes (chart override): one target per declared container port, and only the public one\n' +
+      ' (`http`) serves /metrics; the admin port is loopback-only and not declared. The pod name is the\n' +
+      " replica's service.instance.id (the Deployment sets it from the downward API).",
+  },
+  {
+    path: ['exporters', 'otlp_grpc/tempo', 'endpoint'],
+    from: 'tempo:4317',
+    to: '${env:TEMPO_OTLP_GRPC_ENDPOINT}',
+    why: "Tempo's in-cluster Service (tempo-distributed's distributor), set from values",
+  },
+  {
+    path: ['exporters', 'otlp_http/loki', 'endpoint'],
+    from: 'http://loki:3100/otlp',
+    to: '${env:LOKI_OTLP_HTTP_ENDPOINT}',
+    why: "Loki's in-cluster gateway, set from values",
+  },
+  {
+    path: ['exporters', 'otlp_http/prometheus', 'endpoint'],
+    from: 'http://prometheus:9090/api/v1/otlp',
+    to: '${env:PROMETHEUS_OTLP_HTTP_ENDPOINT}',
+    why: "the operator-managed Prometheus's OTLP receiver (enableOTLPReceiver), set from values",
+  },
+];
+
+/**
+ * observability/alertmanager/alertmanager.yml -> a values fragment for kube-prometheus-stack's
+ * Alertmanager (`alertmanager.config`). The routing tree and inhibitions are kept as they are (the
+ * amtool-tested ones); nothing else is overridden: the receivers still name compose's alert-webhook,
+ * which does not run in Kubernetes, and must be pointed at a pager in the cluster's own values.
+ */
+export const ALERTMANAGER_OVERRIDES: Override[] = [];
+
+function apply(doc: Document, overrides: Override[], source: string): void {
+  for (const { path, from, to, comment } of overrides) {
+    const node = doc.getIn(path, true) as { toJSON?: () => unknown } | undefined;
+    const found = node === undefined ? undefined : typeof node === 'object' && node !== null && 'toJSON' in node ? node.toJSON!() : node;
+    if (!isDeepStrictEqual(found, from)) {
+      throw new Error(
+        `${source} changed at ${path.join('.')}: the override expects ${JSON.stringify(from)} there, found ${JSON.stringify(found)}.\n` +
+          `Decide what Kubernetes needs, update the override in scripts/deploy/generate-chart-files.ts, then regenerate.`,
+      );
+    }
+    if (to === undefined) doc.deleteIn(path);
+    else {
+      const node = doc.createNode(to);
+      if (comment) node.commentBefore = comment;
+      doc.setIn(path, node);
+    }
+  }
+}
+
+/** Drops the source's opening comment (its role in compose), which the generated header replaces;
+ * the yaml library attaches it to the first key. Later paragraphs of that comment stay. */
+function dropSourceHeader(doc: Document): void {
+  doc.commentBefore = null;
+  const first = (doc.contents as { items?: { key: { commentBefore?: string | null } }[] }).items?.[0]?.key;
+  if (!first?.commentBefore) return;
+  const rest = first.commentBefore.split('\n\n').slice(1).join('\n\n');
+  first.commentBefore = rest === '' ? null : rest;
+}
+
+function overrideList(overrides: Override[]): string {
+  return overrides.length === 0 ? '#   (none)\n' : overrides.map((o) => `#   ${o.path.join('.')}: ${o.why}\n`).join('');
+}
+
+/** deploy/helm/dice-stack/files/otel-collector.yaml */
+export function renderCollectorConfig(source = readFileSync(join(ROOT, 'otel-collector/config.yaml'), 'utf8')): string {
+  const doc = parseDocument(source);
+  apply(doc, COLLECTOR_OVERRIDES, 'otel-collector/config.yaml');
+  dropSourceHeader(doc);
+  const header =
+    '# GENERATED by scripts/deploy/generate-chart-files.ts from otel-collector/config.yaml: do not edit.\n' +
+    "# The dice-stack chart's node-local collector (templates/collector-daemonset.yaml): compose's config with\n" +
+    '# these overrides, each explained in the generator (run `node scripts/deploy/generate-chart-files.ts`):\n' +
+    overrideList(COLLECTOR_OVERRIDES) +
+    '\n';
+  return header + doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
+/** deploy/helm/kube-prometheus-stack.alertmanager.yaml */
+export function renderAlertmanagerValues(source = readFileSync(join(ROOT, 'observability/alertmanager/alertmanager.yml'), 'utf8')): string {
+  const doc = parseDocument(source);
+  apply(doc, ALERTMANAGER_OVERRIDES, 'observability/alertmanager/alertmanager.yml');
+  dropSourceHeader(doc);
+  const out = new Document({ alertmanager: { config: null } });
+  out.setIn(['alertmanager', 'config'], doc.contents);
+  const overrides = ALERTMANAGER_OVERRIDES.length === 0 ? ' Overrides: none.' : ' Overrides:';
+  const header =
+    '# GENERATED by scripts/deploy/generate-chart-files.ts from observability/alertmanager/alertmanager.yml: do not edit.\n' +
+    "# Values for kube-prometheus-stack (-f after deploy/values/): its Alertmanager gets compose's routes and inhibitions\n" +
+    '# as they are; an AlertmanagerConfig would match only alerts labelled with its namespace, and the SLO alerts carry none.\n' +
+    `# The receivers still name compose's alert-webhook: point them at your pager and ticket system.${overrides}\n` +
+    (ALERTMANAGER_OVERRIDES.length === 0 ? '' : overrideList(ALERTMANAGER_OVERRIDES));
+  return header + out.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
+export function renderChartFiles(): Record<string, string> {
+  return {
+    'deploy/helm/dice-stack/files/otel-collector.yaml': renderCollectorConfig(),
+    'deploy/helm/kube-prometheus-stack.alertmanager.yaml': renderAlertmanagerValues(),
+  };
+}
+
+function main() {
+  const check = process.argv.includes('--check');
+  let files: Record<string, string>;
+  try {
+    files = renderChartFiles();
+  } catch (error) {
+    console.error(`generating the chart files failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+  const stale: string[] = [];
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(ROOT, path);
+    if (check) {
+      if (!existsSync(full) || readFileSync(full, 'utf8') !== content) stale.push(relative(ROOT, full));
+    } else {
+      writeFileSync(full, content);
+      console.log(`wrote ${path}`);
+    }
+  }
+  if (stale.length > 0) {
+    console.error(`stale generated chart files: ${stale.join(', ')}\nrun \`node scripts/deploy/generate-chart-files.ts\` and commit the result`);
+    process.exit(1);
+  }
+  if (check) console.log('generated chart files are up to date');
+}
+
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) main();
+
