@@ -39,7 +39,8 @@ Options:
   --only NAME    build only NAME (${ALL_COMPONENTS[*]}); repeatable
   --force        rebuild even if the cached binaries work
   --verbose      stream the go/ocb output instead of only writing it to $LOG_DIR
-  --check        build nothing; exit 1 and name each component that is missing or stale
+  --check        build nothing; exit 1 and name each component that is missing or stale (with
+                 --only: just those)
   --print-dir    print the cache bin dir and exit (builds nothing)
   --print-paths  print NAME=path for every binary at the .env versions and exit (builds nothing)
 Environment: DICE_STACK_CACHE (cache root), DICE_STACK_BUILD_JOBS (go build -p, default 2).
@@ -218,7 +219,9 @@ recipe_hash() {
     [[ "$1" != otelcol ]] || cat "$MANIFEST"
     if [[ "$1" == kube-validate ]]; then
       echo "PROMETHEUS_OPERATOR_VERSION=$PROMETHEUS_OPERATOR_VERSION"
-      (cd "$KUBE_VALIDATE_SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+      # what the module is built and tested from (not a stray binary of a local `go build`)
+      (cd "$KUBE_VALIDATE_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -path '*/testdata/*' \) -print0 |
+        LC_ALL=C sort -z | xargs -0 sha256sum)
     fi
   } | sha256sum | cut -d' ' -f1
 }
@@ -443,22 +446,6 @@ build_telemetrygen() {
 }
 
 # ---------- main ----------
-if [[ "$PRINT" == check ]]; then
-  missing=()
-  for c in "${ALL_COMPONENTS[@]}"; do cached_ok "$c" || missing+=("$c $(comp_version "$c")"); done
-  ((${#missing[@]} == 0)) && exit 0
-  log "not built yet (or stale) in $BIN_DIR: ${missing[*]}"
-  log "build them with: npm run setup   (or bash scripts/native/build-backends.sh; ~13 min from empty caches on 2 cores)"
-  exit 1
-fi
-
-mkdir -p "$BIN_DIR" "$LOG_DIR" "$TMP_ROOT"
-# One build at a time per cache (a second run waits instead of racing).
-exec 9>"$CACHE_ROOT/.lock"
-if command -v flock >/dev/null; then
-  flock -n 9 || { log "another build-backends.sh holds $CACHE_ROOT/.lock; waiting..."; flock 9; }
-fi
-
 SELECTED=()
 if ((${#ONLY[@]})); then
   for n in "${ONLY[@]}"; do
@@ -467,6 +454,23 @@ if ((${#ONLY[@]})); then
   done
 else
   SELECTED=("${ALL_COMPONENTS[@]}")
+fi
+
+# --check [--only NAME]...: the selected components (all by default)
+if [[ "$PRINT" == check ]]; then
+  missing=()
+  for c in "${SELECTED[@]}"; do cached_ok "$c" || missing+=("$c $(comp_version "$c")"); done
+  ((${#missing[@]} == 0)) && exit 0
+  log "not built yet (or stale) in $BIN_DIR: ${missing[*]}"
+  log "build them with: npm run setup   (or bash scripts/native/build-backends.sh; minutes per component from empty Go caches, seconds when cached)"
+  exit 1
+fi
+
+mkdir -p "$BIN_DIR" "$LOG_DIR" "$TMP_ROOT"
+# One build at a time per cache (a second run waits instead of racing).
+exec 9>"$CACHE_ROOT/.lock"
+if command -v flock >/dev/null; then
+  flock -n 9 || { log "another build-backends.sh holds $CACHE_ROOT/.lock; waiting..."; flock 9; }
 fi
 
 log "==> dice-stack native backends: $(go version | cut -d' ' -f3-4), cache $BIN_DIR"

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binary, ROOT, type Run } from '../../config/support/tools.ts';
+import { ROOT, run, type Run } from '../../config/support/tools.ts';
 
 export { ROOT, type Run };
 
@@ -15,6 +15,24 @@ const helmEnv = {
   HELM_CONFIG_HOME: join(helmHome, 'config'),
   HELM_DATA_HOME: join(helmHome, 'data'),
 };
+
+const paths: Partial<Record<'helm' | 'kube-validate', string>> = {};
+
+/**
+ * The pinned helm or kube-validate, as built by `npm run setup` (scripts/native/build-backends.sh).
+ * Only the component asked for is checked, so this suite does not wait on the collector's build.
+ * Tests never build: a missing or stale binary fails at once, naming the command that builds it.
+ */
+function tool(name: 'helm' | 'kube-validate'): string {
+  const known = paths[name];
+  if (known) return known;
+  const check = run('bash', ['scripts/native/build-backends.sh', '--check', '--only', name]);
+  if (check.status !== 0) throw new Error(`${name} is not built:\n${check.output.trim()}`);
+  const listed = run('bash', ['scripts/native/build-backends.sh', '--print-paths']);
+  const line = listed.output.split('\n').find((l) => l.startsWith(`${name}=`));
+  if (!line) throw new Error(`build-backends.sh --print-paths lists no ${name}`);
+  return (paths[name] = line.slice(name.length + 1));
+}
 
 function exec(command: string, args: string[], input?: string, env: Record<string, string> = {}): Run {
   const result = spawnSync(command, args, {
@@ -35,7 +53,7 @@ function exec(command: string, args: string[], input?: string, env: Record<strin
  * `output` is stdout followed by stderr; for `template`, use `stdout` to get only the manifests.
  */
 export function helm(args: string[]): Run & { stdout: string } {
-  const result = spawnSync(binary('helm'), args, {
+  const result = spawnSync(tool('helm'), args, {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, ...helmEnv },
@@ -54,5 +72,5 @@ export function helm(args: string[]): Run & { stdout: string } {
  * 2: unreadable input or no object at all. Extra flags (e.g. ['--crds', dir]) go in `args`.
  */
 export function validate(manifests: string, args: string[] = []): Run {
-  return exec(binary('kube-validate'), [...args, '-'], manifests);
+  return exec(tool('kube-validate'), [...args, '-'], manifests);
 }
