@@ -65,6 +65,7 @@ const settings: Settings = {
   pacedConnections: 16,
   moderateRate: 500,
   highRate: 1000,
+  peakRate: 2000,
   freshnessRequests: QUICK ? 4 : 32,
   footprintIdleS: QUICK ? 3 : 20,
   footprintLoadS: QUICK ? 5 : 30,
