@@ -1,6 +1,7 @@
 // Renders docs/benchmarks.md from the raw figures. Every number in the report is computed here
 // from results.json, so the report and the JSON cannot disagree; the prose around the numbers
 // only states what was done. `node bench/run.ts --report-only` re-renders from docs/benchmarks.json.
+import { PLOT_FILES, plotMarkdown, type Plot } from './plots.ts';
 import { MiB } from './proc.ts';
 import { median, percentile, spread, type CaseResult, type PacedRound, type Results, type Round, type SaturationRound } from './results.ts';
 
@@ -47,7 +48,12 @@ function judge(quick: boolean, value: number, target: number, higherIsBetter: bo
   return met ? `**met**, by ${show(by)}${unit}${rel}` : `**missed**, by ${show(by)}${unit}${rel}`;
 }
 
-export function renderReport(results: Results): string {
+export interface ReportOptions {
+  /** The plots (bench/lib/plots.ts describePlots) and their folder relative to the report, e.g. `benchmarks/`. */
+  plots?: { list: Plot[]; href: string };
+}
+
+export function renderReport(results: Results, options: ReportOptions = {}): string {
   const { meta } = results;
   const quick = meta.mode === 'quick';
   const out: string[] = [];
@@ -65,6 +71,10 @@ export function renderReport(results: Results): string {
   const root2 = cases.get('root-saturation-2cores');
   const rps = (c: CaseResult | undefined, v: string) => med(rounds<SaturationRound>(c, v), (r) => (r as SaturationRound).rps);
   const p99 = (c: CaseResult | undefined, v: string) => med(rounds(c, v), (r) => r.p99Ms);
+  const plot = (file: string) => {
+    const found = options.plots?.list.find((x) => x.file === file);
+    if (found) p(...plotMarkdown(found, options.plots!.href));
+  };
 
   // ---------------------------------------------------------------- title and summary
   p(
@@ -254,7 +264,10 @@ export function renderReport(results: Results): string {
           : 'The rounds of the two instrumented variants do not overlap (min–max).',
       );
     }
-    p('', '### Latency and CPU at fixed rates', '');
+    p('');
+    plot(PLOT_FILES.rps);
+    plot(PLOT_FILES.cpu);
+    p('### Latency and CPU at fixed rates', '');
     p(
       `| variant | p50 ms @ ${s.moderateRate}/s | p99 ms @ ${s.moderateRate}/s | p99 vs uninstrumented | CPU s per 1k @ ${s.moderateRate}/s | vs uninstrumented | ` +
         `p50 ms @ ${s.highRate}/s | p99 ms @ ${s.highRate}/s | p99 vs uninstrumented | p50 ms @ ${s.peakRate}/s | p99 ms @ ${s.peakRate}/s | p99 vs uninstrumented |`,
@@ -280,10 +293,11 @@ export function renderReport(results: Results): string {
           `${withSpread(h, (r) => r.p50Ms, (x) => x.toFixed(2))} | ${withSpread(h, (r) => r.p99Ms, (x) => x.toFixed(2))} | ${ratio(p99(rollHigh, v), baseP99h)} | ${peak} |`,
       );
     }
+    p('');
+    plot(PLOT_FILES.p99);
     const lag = Math.max(...[rollMod, rollHigh, rollPeak].flatMap((c) => names.flatMap((v) => rounds<PacedRound>(c, v).map((r) => r.generatorLagP99Ms))));
     const bad = [...t.cases].flatMap((c) => Object.entries(c.rounds).flatMap(([v, rs]) => rs.filter((r) => r.bad > 0).map((r) => `${c.id}/${v}: ${r.bad}`)));
     p(
-      '',
       `The paced generator's own scheduling lag (how late it sent, p99) was at most ${fixed(lag, 2)} ms in any round; it is not counted as latency, ` +
         'it only makes arrivals a little burstier. ' +
         (bad.length ? `Rounds with errors or non-2xx answers: ${bad.join(', ')}.` : 'Every response was a 2xx.'),
