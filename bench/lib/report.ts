@@ -582,7 +582,7 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     '## Reproduce',
     '',
     '```sh',
-    'npm run bench         # npm run build && node bench/run.ts: this report (~18 min)',
+    'npm run bench         # npm run build && node bench/run.ts: this report (~19 min)',
     'npm run bench:quick   # a few seconds per case, to see that it works (~4 min); writes bench/results/ only',
     '```',
     '',
