@@ -267,7 +267,9 @@ export function describePlots(results: Results): Plot[] {
   const s = results.meta.settings;
   const rounds = s.rounds === 1 ? `one round of ${s.durationS} s (no whiskers)` : `the median of ${s.rounds} rounds of ${s.durationS} s, whiskers min–max over the rounds`;
   const saturation = `autocannon, ${s.connections} connections, closed loop, load on core 0 (on both cores in the unpinned panel); bars are ${rounds}`;
-  const rates = PACED_ROLL_CASES.map((id) => int(requireCase(results, id).rate!)).join(', ');
+  const paced = PACED_ROLL_CASES.map((id) => requireCase(results, id));
+  const rates = paced.map((c) => int(c.rate!));
+  const rateList = `${rates.slice(0, -1).join(', ')} and ${rates.at(-1)}`;
   return [
     {
       file: PLOT_FILES.rps,
@@ -283,8 +285,8 @@ export function describePlots(results: Results): Plot[] {
       file: PLOT_FILES.p99,
       alt: 'p99 latency of GET /roll against offered load, uninstrumented and instrumented',
       caption:
-        `p99 latency of \`GET /roll\` at ${rates} req/s offered by \`bench/lib/paced-load.ts\` (open loop, ${s.pacedConnections} keep-alive connections, ` +
-        `microsecond latencies), server pinned to core 1; points are ${rounds}. Log scale on the latency axis. Lower is better.`,
+        `p99 latency of \`GET /roll\` at ${rateList} req/s offered by \`bench/lib/paced-load.ts\` (open loop, ${s.pacedConnections} keep-alive connections, ` +
+        `microsecond latencies), server pinned to core ${paced[0]!.cpus.server}; points are ${rounds}. Log scale on the latency axis. Lower is better.`,
     },
   ];
 }
