@@ -214,8 +214,9 @@ function latencyRows(results: Results): LatencyRow[] {
  * The variants are dodged a little along x (xOffset) so that their whiskers never overprint.
  */
 function latencySpec(rows: LatencyRow[]): TopLevelSpec {
-  // Narrow bands (large inner padding) keep the dodge small: the points stay near their rate.
-  const x = { field: 'rate', type: 'ordinal' as const, sort: null, scale: { paddingInner: 0.8, paddingOuter: 0.4 }, title: 'offered load (requests per second, open loop)', axis: { labelAngle: 0 } };
+  // Narrow bands (large inner padding) keep the dodge small: the points stay near their rate; the
+  // outer padding leaves room for the labels left of the first points and right of the last.
+  const x = { field: 'rate', type: 'ordinal' as const, sort: null, scale: { paddingInner: 0.8, paddingOuter: 0.8 }, title: 'offered load (requests per second, open loop)', axis: { labelAngle: 0 } };
   const xOffset = { field: 'variant', type: 'nominal' as const, sort: [...PACED_VARIANTS], scale: { paddingInner: 0 } };
   const y = (field: string) => ({ field, type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'p99 latency (ms, log scale)' });
   const colourOf = (variant: string) => FAMILY_COLOURS[family(variant)]!;
