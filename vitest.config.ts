@@ -12,7 +12,7 @@ export default defineConfig({
     alias: { '@app/telemetry': fileURLToPath(new URL('./libs/telemetry/src/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['apps/**/*.{spec,test}.ts', 'libs/**/*.spec.ts', 'scripts/**/*.spec.ts', 'test/support/**/*.spec.ts'],
+    include: ['apps/**/*.{spec,test}.ts', 'libs/**/*.spec.ts', 'scripts/**/*.spec.ts', 'test/support/**/*.spec.ts', 'bench/**/*.spec.ts'],
     pool: 'forks',
     isolate: true,
     setupFiles: ['apps/dice-api/test/support/telemetry-harness.ts'],

@@ -1,9 +1,10 @@
 // What full three-pillar instrumentation costs, how fresh the telemetry is, and what the stack
 // weighs: every figure measured side by side in one run on one machine, reported as ratios.
 //
-//   npm run bench            # build, then the full run (~18 min): writes docs/benchmarks.md and .json
+//   npm run bench            # build, then the full run (~19 min): writes docs/benchmarks.md, .json and
+//                            # the plots in docs/benchmarks/ (bench/lib/plots.ts)
 //   npm run bench:quick      # build, then a smoke run (~4 min, a few seconds per case, no goals judged
-//                            # as met or missed): writes bench/results/quick.md and latest.json only
+//                            # as met or missed): writes bench/results/quick.md, latest.json and plots only
 //   node bench/run.ts [--quick] [--phases=footprint,freshness,cardinality,throughput,profile]
 //                     [--rounds=N] [--duration=S] [--cases=ID,...] [--baseline=DIR] [--report-only]
 //
@@ -18,6 +19,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureFlaskVenv } from './lib/flask-venv.ts';
+import { renderPlots, writePlots } from './lib/plots.ts';
 import { pinTree } from './lib/proc.ts';
 import { runProfile } from './lib/profile.ts';
 import { renderReport } from './lib/report.ts';
@@ -45,16 +47,27 @@ const QUICK = argv.quick;
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const DOC_MD = join(ROOT, 'docs', 'benchmarks.md');
 const DOC_JSON = join(ROOT, 'docs', 'benchmarks.json');
+/** The report's plots, beside it; a quick or partial run writes them to bench/results/ with quick.md. */
+const DOC_PLOTS = join(ROOT, 'docs', 'benchmarks');
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
 const log = (line: string) => console.log(`[${elapsed()}] ${line}`);
 
 if (argv['report-only']) {
-  // Rewrites docs/benchmarks.md from docs/benchmarks.json, e.g. after changing the report's text.
+  // Rewrites docs/benchmarks.md and its plots from docs/benchmarks.json, e.g. after changing the
+  // report's text or a plot. Nothing is written unless all of it renders.
   const results = JSON.parse(readFileSync(DOC_JSON, 'utf8')) as Results;
-  writeFileSync(DOC_MD, renderReport(results));
-  console.log(`wrote ${DOC_MD} from ${DOC_JSON}`);
-  process.exit(0);
+  try {
+    const plots = await renderPlots(results);
+    const report = renderReport(results, { plots: { list: plots, href: 'benchmarks/' } });
+    const written = writePlots(plots, DOC_PLOTS);
+    writeFileSync(DOC_MD, report);
+    console.log(`wrote ${DOC_MD} and ${written.map((f) => f.slice(ROOT.length + 1)).join(', ')} from ${DOC_JSON}`);
+    process.exit(0);
+  } catch (error) {
+    console.error(`--report-only: nothing written: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
 }
 
 const settings: Settings = {
@@ -65,6 +78,7 @@ const settings: Settings = {
   pacedConnections: 16,
   moderateRate: 500,
   highRate: 1000,
+  peakRate: 2000,
   freshnessRequests: QUICK ? 4 : 32,
   footprintIdleS: QUICK ? 3 : 20,
   footprintLoadS: QUICK ? 5 : 30,
@@ -238,17 +252,22 @@ async function main() {
     // Partial or smoke runs never overwrite the committed report. The report expects every case,
     // so a run of some cases only (--cases) has its figures in latest.json and in the log above.
     try {
-      writeFileSync(join(RESULTS_DIR, 'quick.md'), renderReport(results));
-      log(`wrote bench/results/latest.json and bench/results/quick.md (docs/ is written by the full run only)`);
+      // No throughput phase (--phases), no plots: the report has no section for them either.
+      const plots = results.throughput ? await renderPlots(results) : [];
+      writeFileSync(join(RESULTS_DIR, 'quick.md'), renderReport(results, { plots: { list: plots, href: '' } }));
+      const written = writePlots(plots, RESULTS_DIR).map((f) => f.slice(ROOT.length + 1));
+      log(`wrote bench/results/latest.json, bench/results/quick.md${written.length ? ` and ${written.join(', ')}` : ''} (docs/ is written by the full run only)`);
     } catch (error) {
       if (!CASE_IDS) throw error;
       log(`wrote bench/results/latest.json; no report for a run of some cases (${error instanceof Error ? error.message : String(error)})`);
     }
   } else {
-    const report = renderReport(results);
+    const plots = await renderPlots(results);
+    const report = renderReport(results, { plots: { list: plots, href: 'benchmarks/' } });
     writeFileSync(DOC_JSON, json);
     writeFileSync(DOC_MD, report);
-    log('wrote docs/benchmarks.md, docs/benchmarks.json and bench/results/latest.json');
+    const written = writePlots(plots, DOC_PLOTS).map((f) => f.slice(ROOT.length + 1));
+    log(`wrote docs/benchmarks.md, docs/benchmarks.json, ${written.join(', ')} and bench/results/latest.json`);
   }
   log(`done in ${results.meta.seconds} s; load average now ${results.meta.loadavgAfter.join(' ')}`);
 }

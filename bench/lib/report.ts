@@ -1,6 +1,7 @@
 // Renders docs/benchmarks.md from the raw figures. Every number in the report is computed here
 // from results.json, so the report and the JSON cannot disagree; the prose around the numbers
 // only states what was done. `node bench/run.ts --report-only` re-renders from docs/benchmarks.json.
+import { PLOT_FILES, plotMarkdown, type Plot } from './plots.ts';
 import { MiB } from './proc.ts';
 import { median, percentile, spread, type CaseResult, type PacedRound, type Results, type Round, type SaturationRound } from './results.ts';
 
@@ -47,7 +48,12 @@ function judge(quick: boolean, value: number, target: number, higherIsBetter: bo
   return met ? `**met**, by ${show(by)}${unit}${rel}` : `**missed**, by ${show(by)}${unit}${rel}`;
 }
 
-export function renderReport(results: Results): string {
+export interface ReportOptions {
+  /** The plots (bench/lib/plots.ts describePlots) and their folder relative to the report, e.g. `benchmarks/`. */
+  plots?: { list: Plot[]; href: string };
+}
+
+export function renderReport(results: Results, options: ReportOptions = {}): string {
   const { meta } = results;
   const quick = meta.mode === 'quick';
   const out: string[] = [];
@@ -59,11 +65,16 @@ export function renderReport(results: Results): string {
   const rollSat = cases.get('roll-saturation');
   const rollMod = cases.get('roll-moderate');
   const rollHigh = cases.get('roll-high');
+  const rollPeak = cases.get('roll-peak');
   const rootSat = cases.get('root-saturation');
   const rootMod = cases.get('root-moderate');
   const root2 = cases.get('root-saturation-2cores');
   const rps = (c: CaseResult | undefined, v: string) => med(rounds<SaturationRound>(c, v), (r) => (r as SaturationRound).rps);
   const p99 = (c: CaseResult | undefined, v: string) => med(rounds(c, v), (r) => r.p99Ms);
+  const plot = (file: string) => {
+    const found = options.plots?.list.find((x) => x.file === file);
+    if (found) p(...plotMarkdown(found, options.plots!.href));
+  };
 
   // ---------------------------------------------------------------- title and summary
   p(
@@ -216,7 +227,7 @@ export function renderReport(results: Results): string {
         'whole native stack during these runs (collector, Prometheus, HAProxy, the stack\'s replicas), so that core 1 is the server\'s ' +
         '(other people\'s work on the machine still shares both cores). ' +
         `Saturation: autocannon ${s.connections} connections, a separate process, closed loop; latency in whole milliseconds, as autocannon reports it. ` +
-        `Fixed rates: \`bench/lib/paced-load.ts\`, a separate process, open loop at ${s.moderateRate} and ${s.highRate} req/s over ${s.pacedConnections} keep-alive connections, ` +
+        `Fixed rates: \`bench/lib/paced-load.ts\`, a separate process, open loop at ${s.moderateRate}, ${s.highRate} and ${s.peakRate} req/s (the last uninstrumented and instrumented only) over ${s.pacedConnections} keep-alive connections, ` +
         'latency in microseconds from the moment the generator sends a request to the end of its response (waiting for a free socket counts). ' +
         `Every variant was warmed up for ${s.warmupS} s per path, then measured in ${s.rounds} rounds of ${s.durationS} s per case; the variants take turns ` +
         'within each case and the order rotates each round, so drifting noise is shared. Figures are medians over the rounds, with min–max in brackets. ' +
@@ -253,28 +264,40 @@ export function renderReport(results: Results): string {
           : 'The rounds of the two instrumented variants do not overlap (min–max).',
       );
     }
-    p('', '### Latency and CPU at fixed rates', '');
+    p('');
+    plot(PLOT_FILES.rps);
+    plot(PLOT_FILES.cpu);
+    p('### Latency and CPU at fixed rates', '');
     p(
-      `| variant | p50 ms @ ${s.moderateRate}/s | p99 ms @ ${s.moderateRate}/s | p99 vs uninstrumented | CPU s per 1k @ ${s.moderateRate}/s | vs uninstrumented | p50 ms @ ${s.highRate}/s | p99 ms @ ${s.highRate}/s | p99 vs uninstrumented |`,
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      `| variant | p50 ms @ ${s.moderateRate}/s | p99 ms @ ${s.moderateRate}/s | p99 vs uninstrumented | CPU s per 1k @ ${s.moderateRate}/s | vs uninstrumented | ` +
+        `p50 ms @ ${s.highRate}/s | p99 ms @ ${s.highRate}/s | p99 vs uninstrumented | p50 ms @ ${s.peakRate}/s | p99 ms @ ${s.peakRate}/s | p99 vs uninstrumented |`,
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     const baseP99m = p99(rollMod, 'uninstrumented');
     const baseCpuM = med(rounds(rollMod, 'uninstrumented'), (r) => r.cpuSecondsPer1k);
     const baseP99h = p99(rollHigh, 'uninstrumented');
+    const baseP99p = p99(rollPeak, 'uninstrumented');
     for (const v of names) {
       const m = rounds<PacedRound>(rollMod, v);
       const h = rounds<PacedRound>(rollHigh, v);
+      const k = rounds<PacedRound>(rollPeak, v);
       if (m.length === 0) continue;
+      // roll-peak measures uninstrumented and instrumented only.
+      const peak =
+        k.length === 0
+          ? '– | – | –'
+          : `${withSpread(k, (r) => r.p50Ms, (x) => x.toFixed(2))} | ${withSpread(k, (r) => r.p99Ms, (x) => x.toFixed(2))} | ${ratio(p99(rollPeak, v), baseP99p)}`;
       p(
         `| ${v} | ${withSpread(m, (r) => r.p50Ms, (x) => x.toFixed(2))} | ${withSpread(m, (r) => r.p99Ms, (x) => x.toFixed(2))} | ${ratio(p99(rollMod, v), baseP99m)} | ` +
           `${withSpread(m, (r) => r.cpuSecondsPer1k, (x) => x.toFixed(3))} | ${ratio(med(m, (r) => r.cpuSecondsPer1k), baseCpuM)} | ` +
-          `${withSpread(h, (r) => r.p50Ms, (x) => x.toFixed(2))} | ${withSpread(h, (r) => r.p99Ms, (x) => x.toFixed(2))} | ${ratio(p99(rollHigh, v), baseP99h)} |`,
+          `${withSpread(h, (r) => r.p50Ms, (x) => x.toFixed(2))} | ${withSpread(h, (r) => r.p99Ms, (x) => x.toFixed(2))} | ${ratio(p99(rollHigh, v), baseP99h)} | ${peak} |`,
       );
     }
-    const lag = Math.max(...[rollMod, rollHigh].flatMap((c) => names.flatMap((v) => rounds<PacedRound>(c, v).map((r) => r.generatorLagP99Ms))));
+    p('');
+    plot(PLOT_FILES.p99);
+    const lag = Math.max(...[rollMod, rollHigh, rollPeak].flatMap((c) => names.flatMap((v) => rounds<PacedRound>(c, v).map((r) => r.generatorLagP99Ms))));
     const bad = [...t.cases].flatMap((c) => Object.entries(c.rounds).flatMap(([v, rs]) => rs.filter((r) => r.bad > 0).map((r) => `${c.id}/${v}: ${r.bad}`)));
     p(
-      '',
       `The paced generator's own scheduling lag (how late it sent, p99) was at most ${fixed(lag, 2)} ms in any round; it is not counted as latency, ` +
         'it only makes arrivals a little burstier. ' +
         (bad.length ? `Rounds with errors or non-2xx answers: ${bad.join(', ')}.` : 'Every response was a 2xx.'),
@@ -559,7 +582,7 @@ export function renderReport(results: Results): string {
     '## Reproduce',
     '',
     '```sh',
-    'npm run bench         # npm run build && node bench/run.ts: this report (~18 min)',
+    'npm run bench         # npm run build && node bench/run.ts: this report (~19 min)',
     'npm run bench:quick   # a few seconds per case, to see that it works (~4 min); writes bench/results/ only',
     '```',
     '',

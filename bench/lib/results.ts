@@ -27,6 +27,8 @@ export interface Settings {
   pacedConnections: number;
   moderateRate: number;
   highRate: number;
+  /** The third fixed rate on GET /roll, uninstrumented and instrumented only (case roll-peak). */
+  peakRate: number;
   freshnessRequests: number;
   footprintIdleS: number;
   footprintLoadS: number;

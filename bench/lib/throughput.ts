@@ -63,6 +63,9 @@ export function pinnedCases(settings: Settings, baseline?: string): CaseSpec[] {
     { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: roll },
     { id: 'roll-moderate', label: `GET ${ROLL} at ${settings.moderateRate} req/s`, path: ROLL, kind: 'paced', rate: settings.moderateRate, variants: roll },
     { id: 'roll-high', label: `GET ${ROLL} at ${settings.highRate} req/s`, path: ROLL, kind: 'paced', rate: settings.highRate, variants: roll },
+    // Where the instrumented tail goes past the p99 goal: without 10% sampling, which tracks the
+    // fully sampled variant at the lower rates, to keep the run short.
+    { id: 'roll-peak', label: `GET ${ROLL} at ${settings.peakRate} req/s`, path: ROLL, kind: 'paced', rate: settings.peakRate, variants: roll.filter((v) => v !== 'instrumented-10pct') },
     { id: 'root-saturation', label: 'GET / at saturation', path: '/', kind: 'saturation', variants: PEERS_PINNED },
     { id: 'root-moderate', label: `GET / at ${settings.moderateRate} req/s`, path: '/', kind: 'paced', rate: settings.moderateRate, variants: PEERS_PINNED },
   ];

@@ -1,0 +1,343 @@
+// The report's plots, drawn from the raw figures with Vega-Lite and rendered to SVG by Vega in Node
+// (renderer 'none': no browser, no canvas). Called wherever the report is written (bench/run.ts),
+// so the pictures and the tables come from the same JSON. The same JSON gives the same SVG bytes:
+// Vega's SVG id counters and Vega-Lite's name counter are reset before each plot, and text widths
+// are Vega's estimate from the font size (vega-scenegraph's estimateWidth), never a canvas's.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { median, spread, type CaseResult, type Results } from './results.ts';
+
+export interface Plot {
+  /** File name, the same in docs/benchmarks/ and bench/results/. */
+  file: string;
+  /** The image's alt text in the report. */
+  alt: string;
+  /** The line under the image in the report: what was measured, how. */
+  caption: string;
+}
+
+export interface RenderedPlot extends Plot {
+  svg: string;
+}
+
+/** Saturation cases drawn in the requests/s and CPU plots, one panel each, in this order. */
+const SATURATION_CASES = ['roll-saturation', 'root-saturation', 'root-saturation-2cores'] as const;
+/** Fixed-rate cases on GET /roll, drawn as p99 against the offered load. */
+const PACED_ROLL_CASES = ['roll-moderate', 'roll-high', 'roll-peak'] as const;
+const PACED_VARIANTS = ['uninstrumented', 'instrumented'] as const;
+
+export const PLOT_FILES = {
+  rps: 'requests-per-second.svg',
+  cpu: 'cpu-per-1k-requests.svg',
+  p99: 'p99-vs-offered-load.svg',
+} as const;
+
+/** One colour per kind of server, the same in every plot (Tableau 10, as Vega's default scheme). */
+const FAMILY_COLOURS: Record<string, string> = {
+  'Node, uninstrumented': '#4c78a8',
+  'Node, instrumented': '#f58518',
+  'Flask peer': '#54a24b',
+};
+
+function family(variant: string): string {
+  if (variant.startsWith('flask')) return 'Flask peer';
+  return variant.startsWith('instrumented') ? 'Node, instrumented' : 'Node, uninstrumented';
+}
+
+/** Space as the thousands separator, as in the report's tables (report.ts `int`). */
+const LOCALE = { number: { decimal: '.', thousands: ' ', grouping: [3], currency: ['', ''] as [string, string] } };
+const int = (x: number) => Math.round(x).toLocaleString('en-US').replace(/,/g, ' ');
+
+/** Pixels for the variant names left of the bars. */
+const LABEL_COLUMN = 170;
+
+/** Whiskers are drawn only when there are rounds to spread (a quick run has one). */
+const WITH_SPREAD = [{ filter: 'datum.rounds > 1' }];
+
+const CONFIG = {
+  background: 'white',
+  font: 'Helvetica, Arial, sans-serif',
+  locale: LOCALE,
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal' as const, labelColor: '#222', titleColor: '#222', gridColor: '#e6e6e6' },
+  legend: { labelFontSize: 11, titleFontSize: 11 },
+  title: { fontSize: 14, anchor: 'start' as const, color: '#111' },
+};
+
+function requireCase(results: Results, id: string): CaseResult {
+  const cases = results.throughput?.cases ?? [];
+  const found = cases.find((c) => c.id === id);
+  if (!found) {
+    throw new Error(
+      `plots: the results have no throughput case "${id}" (cases present: ${cases.map((c) => c.id).join(', ') || 'none'}). ` +
+        'The plots need every case of a full throughput phase: results of a run of some cases (--cases) or from before that case existed cannot be plotted; run `npm run bench`.',
+    );
+  }
+  return found;
+}
+
+function requireRounds(c: CaseResult, variant: string) {
+  const rs = c.rounds[variant] ?? [];
+  if (rs.length === 0) throw new Error(`plots: case "${c.id}" has no rounds of variant "${variant}" (variants present: ${Object.keys(c.rounds).join(', ')})`);
+  return rs;
+}
+
+interface BarRow {
+  panel: string;
+  variant: string;
+  family: string;
+  median: number;
+  lo: number;
+  hi: number;
+  rounds: number;
+  label: string;
+  /** What a screen reader says for the bar (its aria-label). */
+  description: string;
+}
+
+/** "median of 3 rounds, 12 975–13 912" or "one round". */
+function overRounds(xs: number[], show: (x: number) => string): string {
+  const [lo, hi] = spread(xs);
+  return xs.length === 1 ? 'one round' : `median of ${xs.length} rounds, ${show(lo)}–${show(hi)}`;
+}
+
+function panelTitle(c: CaseResult): string {
+  return `GET ${c.path}, ${c.cpus.server.includes(',') ? 'one process, both cores, nothing pinned' : `server pinned to core ${c.cpus.server}`}`;
+}
+
+function barRows(results: Results, pick: (r: CaseResult['rounds'][string][number]) => number, show: (x: number) => string, unit: string): BarRow[] {
+  return SATURATION_CASES.flatMap((id) => {
+    const c = requireCase(results, id);
+    if (c.kind !== 'saturation') throw new Error(`plots: case "${id}" is ${c.kind}, expected saturation`);
+    return Object.keys(c.rounds).map((variant): BarRow => {
+      const xs = requireRounds(c, variant).map(pick);
+      const [lo, hi] = spread(xs);
+      const label = show(median(xs));
+      return {
+        panel: panelTitle(c),
+        variant,
+        family: family(variant),
+        median: median(xs),
+        lo,
+        hi,
+        rounds: xs.length,
+        label,
+        description: `${panelTitle(c)}: ${variant}, ${label}${unit} (${overRounds(xs, show)})`,
+      };
+    });
+  });
+}
+
+/**
+ * Horizontal bars, one per variant, a panel per case (stacked, sharing the value axis), min–max
+ * whiskers when there are rounds to spread. Panels are concatenated charts, not a facet: a layered
+ * facet with independent y scales makes Vega-Lite 6 warn that it cannot size it from one source.
+ */
+function barSpec(title: string, axisTitle: string, rows: BarRow[]): TopLevelSpec {
+  // The same label column in every panel, so that their bars start at the same x. Its width is for
+  // real fonts: Vega's estimate without a canvas (0.8 em a character) is wider than any of them.
+  const y = { field: 'variant', type: 'nominal' as const, sort: null, title: null, axis: { labelLimit: 0, labelPadding: 6, minExtent: LABEL_COLUMN, maxExtent: LABEL_COLUMN } };
+  const color = {
+    field: 'family',
+    type: 'nominal' as const,
+    title: null,
+    scale: { domain: Object.keys(FAMILY_COLOURS), range: Object.values(FAMILY_COLOURS) },
+    legend: { orient: 'bottom' as const, direction: 'horizontal' as const, labelLimit: 400 },
+  };
+  const panels = [...new Set(rows.map((r) => r.panel))];
+  // The axis title once, under the last panel.
+  const xOf = (panel: string) => (field: string) => ({ field, type: 'quantitative' as const, title: panel === panels.at(-1) ? axisTitle : null });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    vconcat: panels.map((panel) => {
+      const x = xOf(panel);
+      return {
+        title: { text: panel, fontSize: 12, fontWeight: 'bold', anchor: 'start', frame: 'group', dx: -LABEL_COLUMN, offset: 6 },
+        data: { values: rows.filter((r) => r.panel === panel) },
+        width: 460,
+        height: { step: 24 },
+        layer: [
+          { mark: { type: 'bar', height: { band: 0.7 } }, encoding: { y, x: x('median'), color, description: { field: 'description' } } },
+          { transform: WITH_SPREAD, mark: { type: 'errorbar', ticks: { size: 8 }, color: '#222' }, encoding: { y, x: x('lo'), x2: { field: 'hi' } } },
+          { mark: { type: 'text', align: 'left', baseline: 'middle', dx: 6, fontSize: 11, color: '#222' }, encoding: { y, x: x('hi'), text: { field: 'label' } } },
+        ],
+      };
+    }),
+    spacing: 18,
+    resolve: { scale: { x: 'shared', y: 'independent', color: 'shared' } },
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
+interface LatencyRow {
+  variant: string;
+  family: string;
+  rate: string;
+  median: number;
+  lo: number;
+  hi: number;
+  rounds: number;
+  label: string;
+  description: string;
+}
+
+function latencyRows(results: Results): LatencyRow[] {
+  return PACED_ROLL_CASES.flatMap((id) => {
+    const c = requireCase(results, id);
+    if (c.kind !== 'paced' || c.rate === undefined) throw new Error(`plots: case "${id}" is not a fixed-rate case`);
+    return PACED_VARIANTS.map((variant): LatencyRow => {
+      const xs = requireRounds(c, variant).map((r) => r.p99Ms);
+      const [lo, hi] = spread(xs);
+      const show = (x: number) => `${x.toFixed(2)} ms`;
+      const rate = int(c.rate!);
+      return {
+        variant,
+        family: family(variant),
+        rate,
+        median: median(xs),
+        lo,
+        hi,
+        rounds: xs.length,
+        label: show(median(xs)),
+        description: `${variant} at ${rate} req/s: p99 ${show(median(xs))} (${overRounds(xs, show)})`,
+      };
+    });
+  });
+}
+
+/**
+ * p99 at each offered rate, a line per variant, log scale (the tail grows by an order of magnitude).
+ * The variants are dodged a little along x (xOffset) so that their whiskers never overprint.
+ */
+function latencySpec(rows: LatencyRow[]): TopLevelSpec {
+  // Narrow bands (large inner padding) keep the dodge small: the points stay near their rate; the
+  // outer padding leaves room for the labels left of the first points and right of the last.
+  const x = { field: 'rate', type: 'ordinal' as const, sort: null, scale: { paddingInner: 0.8, paddingOuter: 0.8 }, title: 'offered load (requests per second, open loop)', axis: { labelAngle: 0 } };
+  const xOffset = { field: 'variant', type: 'nominal' as const, sort: [...PACED_VARIANTS], scale: { paddingInner: 0 } };
+  const y = (field: string) => ({ field, type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'p99 latency (ms, log scale)' });
+  const colourOf = (variant: string) => FAMILY_COLOURS[family(variant)]!;
+  const color = {
+    field: 'variant',
+    type: 'nominal' as const,
+    title: null,
+    scale: { domain: [...PACED_VARIANTS], range: PACED_VARIANTS.map(colourOf) },
+    legend: { orient: 'bottom' as const, direction: 'horizontal' as const, labelLimit: 400 },
+  };
+  const encoding = { x, xOffset, color };
+  // Labels to the left of the uninstrumented points and to the right of the instrumented ones,
+  // so that the two never overprint where their p99 are close; a white halo under each keeps it
+  // legible where it crosses a line.
+  const label = (variant: (typeof PACED_VARIANTS)[number], side: 'left' | 'right', halo: boolean) => ({
+    transform: [{ filter: { field: 'variant', equal: variant } }],
+    mark: {
+      type: 'text' as const,
+      align: side === 'left' ? ('right' as const) : ('left' as const),
+      baseline: 'middle' as const,
+      dx: side === 'left' ? -10 : 10,
+      fontSize: 11,
+      ...(halo ? { stroke: 'white', strokeWidth: 4, strokeJoin: 'round' as const } : {}),
+    },
+    encoding: { x, xOffset, y: y('median'), text: { field: 'label' }, ...(halo ? {} : { color }) },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'p99 latency against offered load, GET /roll',
+    data: { values: rows },
+    width: 460,
+    height: 300,
+    layer: [
+      { mark: { type: 'line', strokeWidth: 2 }, encoding: { ...encoding, y: y('median') } },
+      { transform: WITH_SPREAD, mark: { type: 'errorbar', ticks: { size: 8 } }, encoding: { ...encoding, y: y('lo'), y2: { field: 'hi' } } },
+      { mark: { type: 'point', filled: true, size: 60, opacity: 1 }, encoding: { ...encoding, y: y('median'), description: { field: 'description' } } },
+      label('uninstrumented', 'left', true),
+      label('instrumented', 'right', true),
+      label('uninstrumented', 'left', false),
+      label('instrumented', 'right', false),
+    ],
+    config: { ...CONFIG, axisX: { grid: false } },
+  } as TopLevelSpec;
+}
+
+/** What each plot shows, for the report; throws, naming what is missing, if a case is not in the results. */
+export function describePlots(results: Results): Plot[] {
+  for (const id of [...SATURATION_CASES, ...PACED_ROLL_CASES]) requireCase(results, id);
+  const s = results.meta.settings;
+  const rounds = s.rounds === 1 ? `one round of ${s.durationS} s (no whiskers)` : `the median of ${s.rounds} rounds of ${s.durationS} s, whiskers min–max over the rounds`;
+  const saturation = `autocannon, ${s.connections} connections, closed loop, load on core 0 (on both cores in the unpinned panel); bars are ${rounds}`;
+  const paced = PACED_ROLL_CASES.map((id) => requireCase(results, id));
+  const rates = paced.map((c) => int(c.rate!));
+  const rateList = `${rates.slice(0, -1).join(', ')} and ${rates.at(-1)}`;
+  return [
+    {
+      file: PLOT_FILES.rps,
+      alt: 'Requests per second at saturation, per variant',
+      caption: `Requests per second at saturation, per variant and case (the \`GET /\` panels are section 2's Flask comparison): ${saturation}. Higher is better.`,
+    },
+    {
+      file: PLOT_FILES.cpu,
+      alt: 'Server CPU seconds per 1,000 requests at saturation, per variant',
+      caption: `Server CPU (utime + stime from \`/proc\`, the whole process tree) per 1,000 responses, in the same saturation rounds: ${saturation}. Lower is better.`,
+    },
+    {
+      file: PLOT_FILES.p99,
+      alt: 'p99 latency of GET /roll against offered load, uninstrumented and instrumented',
+      caption:
+        `p99 latency of \`GET /roll\` at ${rateList} req/s offered by \`bench/lib/paced-load.ts\` (open loop, ${s.pacedConnections} keep-alive connections, ` +
+        `microsecond latencies), server pinned to core ${paced[0]!.cpus.server}; points are ${rounds}. Log scale on the latency axis. Lower is better.`,
+    },
+  ];
+}
+
+async function toSvg(spec: TopLevelSpec): Promise<string> {
+  vl.resetIdCounter();
+  vega.resetSVGDefIds();
+  // Re-exported from vega-scenegraph at run time, missing from vega's typings: text widths from
+  // the font size even where the optional `canvas` package happens to be installed.
+  (vega as unknown as { textMetrics: { canvas(use: boolean): void } }).textMetrics.canvas(false);
+  const { spec: compiled } = vl.compile(spec);
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return `${await view.toSVG()}\n`;
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Every plot of the report, rendered; throws, naming the case, if the results lack one. */
+export async function renderPlots(results: Results): Promise<RenderedPlot[]> {
+  const plots = describePlots(results);
+  const specs: Record<string, TopLevelSpec> = {
+    [PLOT_FILES.rps]: barSpec(
+      'Requests per second at saturation',
+      'requests per second (median over rounds)',
+      barRows(results, (r) => (r.kind === 'saturation' ? r.rps : NaN), int, ' req/s'),
+    ),
+    [PLOT_FILES.cpu]: barSpec(
+      'Server CPU per 1,000 requests at saturation',
+      'server CPU seconds per 1,000 requests (median over rounds)',
+      barRows(results, (r) => r.cpuSecondsPer1k, (x) => `${x.toFixed(3)} s`, ' of CPU per 1,000 requests'),
+    ),
+    [PLOT_FILES.p99]: latencySpec(latencyRows(results)),
+  };
+  const rendered: RenderedPlot[] = [];
+  for (const plot of plots) rendered.push({ ...plot, svg: await toSvg(specs[plot.file]!) });
+  return rendered;
+}
+
+export function writePlots(plots: RenderedPlot[], dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return plots.map((plot) => {
+    const path = join(dir, plot.file);
+    writeFileSync(path, plot.svg);
+    return path;
+  });
+}
+
+/** The report's Markdown for one plot: the image, then the caption line. */
+export function plotMarkdown(plot: Plot, href: string): string[] {
+  return [`![${plot.alt}](${href}${plot.file})`, '', `*${plot.caption}*`, ''];
+}
