@@ -3,6 +3,7 @@
 // `helm template` cannot run, but a misspelt or moved key is the commonest values-file bug.
 //   node scripts/deploy/chart-keys.ts --git <mirror git dir> --rev <tag> --path <values.yaml>
 //        --repo <owner/name> --out deploy/values/upstream-keys/<chart>-<version>.txt
+//        [--note "<label>=<key path>"]   also record that key's default in the header (e.g. an image tag)
 // Each line of the list is a key path; a path ending in " {}" is a map the chart leaves free-form
 // (empty by default: resources, podAnnotations, structuredConfig...), under which any key is allowed.
 import { execFileSync } from 'node:child_process';
@@ -95,7 +96,14 @@ function main() {
     `from https://github.com/${repo} ${path} at tag ${rev} (commit ${commit}).`,
     `A path ending in " {}" is an empty map upstream: any key may go below it. Regenerate, never edit.`,
   ];
-  writeFileSync(out, renderKeyList(header, parse(text)));
+  const doc = parse(text);
+  const i = process.argv.indexOf('--note');
+  if (i >= 0) {
+    const [label, path] = process.argv[i + 1]!.split('=') as [string, string];
+    const value = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc);
+    header.push(`${label} ${String(value)} (default of ${path}).`);
+  }
+  writeFileSync(out, renderKeyList(header, doc));
   console.log(`${out}: ${keyPaths(parse(text)).length} key paths`);
 }
 
