@@ -182,7 +182,10 @@ const RESOURCE_ATTRS = ['service.version="1.0.0"', 'deployment.environment.name=
 
 function telemetrygen(signal: 'traces' | 'logs', rateTotal: number, seconds: number, logBody: string): ChildProcess {
   const workers = 4;
-  const common = ['--otlp-endpoint', `${A.collector}:4317`, '--otlp-insecure', '--duration', `${seconds}s`, '--workers', String(workers), '--rate', String(rateTotal / workers), '--service', 'dice-api', '--interval', '60s', '--batch-size', '512'];
+  // telemetrygen's limiter paces every span, parent and child alike (pkg/traces/worker.go at
+  // v0.161.0): a trace of 2 spans takes 2 of the rate.
+  const perItem = signal === 'traces' ? 2 : 1;
+  const common = ['--otlp-endpoint', `${A.collector}:4317`, '--otlp-insecure', '--duration', `${seconds}s`, '--workers', String(workers), '--rate', String((rateTotal * perItem) / workers), '--service', 'dice-api', '--interval', '60s', '--batch-size', '512'];
   for (const a of RESOURCE_ATTRS) common.push('--otlp-attributes', a);
   const args =
     signal === 'traces'
