@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/config/**/*.test.ts', 'test/deploy/**/*.test.ts'],
+    include: ['test/config/**/*.test.ts'],
     testTimeout: 300_000,
     hookTimeout: 600_000,
   },
