@@ -163,7 +163,7 @@ export function renderTable(i: Inputs): string {
     col('Log bytes/s (OTLP protobuf)', (r) => `${bytes(r.logBytesPerS)}/s`),
     col('Span-metric points/s (OTLP push)', (r) => si(r.metricPointsPerS)),
     col('Span-metric bytes/s', (r) => `${bytes(r.metricBytesPerS)}/s`),
-    col('Scraped samples/s', (r) => si(r.scrapedSamplesPerS)),
+    col('App /metrics samples/s (agent scrape, pushed on)', (r) => si(r.scrapedSamplesPerS)),
     col('Tempo per day: raw / at gzip ratio', (r) => `${bytes(r.tempoRawPerDay)} / ${bytes(r.tempoGzipPerDay)}`),
     col(`Tempo for ${fixed(i.retention.tempoDays, 0)} d retention (gzip ratio)`, (r) => bytes(r.tempoGzipPerDay * i.retention.tempoDays)),
     col('Loki per day: raw / at gzip ratio', (r) => `${bytes(r.lokiRawPerDay)} / ${bytes(r.lokiGzipPerDay)}`),
