@@ -205,8 +205,9 @@ export function renderTable(i: Inputs): string {
     '',
     ...(i.collector.maxBusy < TARGET_UTILISATION
       ? [
-          `The collector used at most ${(i.collector.maxBusy * 100).toFixed(0)}% of its core in the measurement: the load generators on the other core ` +
-            'were the limit, not the collector. Its per-core figures are items per collector CPU-second at that load, taken as linear up to ' +
+          `The collector used at most ${(i.collector.maxBusy * 100).toFixed(0)}% of its core in the measurement: the rest of the machine was the limit ` +
+            '(the load generators and sinks on the other core, and whatever else ran on this shared 2-core machine: `coreBusy` per phase in the JSON), ' +
+            'not the collector. Its per-core figures are items per collector CPU-second at that load, taken as linear up to ' +
             `${TARGET_UTILISATION * 100}% (fixed costs make a lightly loaded collector look, if anything, more expensive per item).`,
           '',
         ]
