@@ -20,6 +20,11 @@ export const TARGET_UTILISATION = 0.6;
 /** Replicas never fewer than this: one can be drained or lost. */
 export const MIN_REPLICAS = 2;
 export const RATES = [1_000, 10_000, 100_000];
+/**
+ * Prometheus's bytes on disk a sample: the upper end of the 1-2 bytes its storage documentation
+ * gives (docs/storage.md, "Operational aspects", at v3.14.0). An assumption, not measured here.
+ */
+export const PROMETHEUS_BYTES_PER_SAMPLE = 2;
 
 export interface Inputs {
   app: { rpsPerCore: number; cpuSecondsPer1k: number; peakRssBytes: number; exposedSeries: number; date: string };
@@ -110,6 +115,8 @@ export interface Row {
   lokiRawPerDay: number;
   lokiGzipPerDay: number;
   activeSeries: number;
+  prometheusSamplesPerS: number;
+  prometheusDiskBytes: number;
 }
 
 export function sizingRow(i: Inputs, rate: number): Row {
@@ -140,6 +147,10 @@ export function sizingRow(i: Inputs, rate: number): Row {
     lokiGzipPerDay: logsPerS * i.shape.gzipBytesPerLogRecord * day,
     // Per replica: what it exposes on /metrics (scraped), its span-metric series, its target_info.
     activeSeries: apiReplicas * (i.app.exposedSeries + i.shape.spanMetricSeries + 1),
+    // Span-metric series get a sample every flush (pushed), the app's series every scrape.
+    prometheusSamplesPerS: apiReplicas * (i.shape.spanMetricSeries / i.config.spanMetricsFlushS + i.app.exposedSeries / i.config.scrapeIntervalS),
+    prometheusDiskBytes:
+      apiReplicas * (i.shape.spanMetricSeries / i.config.spanMetricsFlushS + i.app.exposedSeries / i.config.scrapeIntervalS) * PROMETHEUS_BYTES_PER_SAMPLE * i.retention.prometheusDays * day,
   };
 }
 
@@ -176,6 +187,8 @@ export function renderTable(i: Inputs): string {
     col('Loki per day: raw / at gzip ratio', (r) => `${bytes(r.lokiRawPerDay)} / ${bytes(r.lokiGzipPerDay)}`),
     col(`Loki for ${fixed(i.retention.lokiDays, 0)} d retention (gzip ratio)`, (r) => bytes(r.lokiGzipPerDay * i.retention.lokiDays)),
     col('Prometheus active series', (r) => si(r.activeSeries)),
+    col('Prometheus samples/s', (r) => si(r.prometheusSamplesPerS)),
+    col(`Prometheus disk for ${fixed(i.retention.prometheusDays, 0)} d (${PROMETHEUS_BYTES_PER_SAMPLE} B a sample, each replica of the pair)`, (r) => bytes(r.prometheusDiskBytes)),
   ];
   const header = `| | ${RATES.map((r) => `**${si(r)} requests/s**`).join(' | ')} |`;
   const sep = `|---|${RATES.map(() => '---:').join('|')}|`;
