@@ -13,7 +13,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsmasqCommand, resolvConf, resolvesTo } from '../../scripts/native/dns.ts';
 import { HAPROXY_OVERRIDES, renderHaproxyConfig, revertHaproxyOverrides, withoutHeaderComment } from '../../scripts/deploy/generate-chart-files.ts';
-import { binary, ROOT, run } from '../config/support/tools.ts';
+import { binary, ROOT } from '../config/support/tools.ts';
 import { helm } from './support/tools.ts';
 
 const CHART = 'deploy/helm/dice-stack';
@@ -227,8 +227,12 @@ const metrics = async (query = '') => (await fetch(`http://${LB}:8405/metrics${q
 const serverStatus = (text: string) =>
   [...text.matchAll(/^haproxy_server_status\{proxy="dice-api",server="([^"]+)",state="([A-Z]+)"\} (\d+)$/gm)].map((m) => ({ server: m[1]!, state: m[2]!, value: Number(m[3]) }));
 
-/** promtool test rules on dice-alerts.yml with the scraped haproxy_server_status as input, expecting DiceApiReplicaDown quiet. */
-function replicaDownQuiet(scraped: string, dir: string): { status: number | null; output: string } {
+/**
+ * promtool test rules on dice-alerts.yml with the scraped haproxy_server_status as input, expecting
+ * DiceApiReplicaDown quiet. Asynchronous: the stand-in replicas answer HAProxy's checks from this
+ * process's event loop, which a synchronous spawn would block long enough for them to go DOWN.
+ */
+async function replicaDownQuiet(scraped: string, dir: string): Promise<{ status: number | null; output: string }> {
   const series = serverStatus(scraped).map((s) => ({
     series: `haproxy_server_status{job="load-balancer",instance="edge-0",proxy="dice-api",server="${s.server}",state="${s.state}"}`,
     values: `${s.value}x10`,
@@ -242,7 +246,11 @@ function replicaDownQuiet(scraped: string, dir: string): { status: number | null
       tests: [{ interval: '1m', input_series: series, alert_rule_test: [{ eval_time: '5m', alertname: 'DiceApiReplicaDown', exp_alerts: [] }] }],
     }),
   );
-  return run(binary('promtool'), ['test', 'rules', file]);
+  const promtool = spawn(binary('promtool'), ['test', 'rules', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  for (const stream of [promtool.stdout!, promtool.stderr!]) stream.on('data', (c: Buffer) => (output += c.toString()));
+  const status = await new Promise<number | null>((resolve, reject) => promtool.once('error', reject).once('close', resolve));
+  return { status, output };
 }
 
 describe.skipIf(!isRoot || !haproxyVersion)(
@@ -257,6 +265,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
     let slots = 0;
 
     beforeAll(async () => {
+      binary('promtool'); // its path found now, synchronously, before the stand-ins must answer checks
       const objects = template();
       const config = one(objects, 'ConfigMap', EDGE).data!['haproxy.cfg']!;
       const env = envOf(one(objects, 'Deployment', EDGE).spec.template.spec.containers[0]);
@@ -320,13 +329,13 @@ describe.skipIf(!isRoot || !haproxyVersion)(
       const plain = await metrics();
       const maint = serverStatus(plain).filter((s) => s.state === 'MAINT' && s.value === 1).map((s) => s.server);
       expect(maint).toEqual(Array.from({ length: slots - 2 }, (_, i) => `dice-api-${i + 3}`));
-      const fired = replicaDownQuiet(plain, dir);
+      const fired = await replicaDownQuiet(plain, dir);
       expect(fired.status).not.toBe(0);
       for (const server of maint) expect(fired.output).toContain(`server="${server}"`);
     });
 
     it("DiceApiReplicaDown (observability/prometheus/rules/dice-alerts.yml, unchanged) stays quiet on the PodMonitor's scrape", async () => {
-      const quiet = replicaDownQuiet(await metrics('?no-maint'), dir);
+      const quiet = await replicaDownQuiet(await metrics('?no-maint'), dir);
       expect(quiet.status, quiet.output).toBe(0);
     });
 
@@ -345,7 +354,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
       const down = serverStatus(text).find((s) => s.state === 'DOWN' && s.value === 1)!.server;
       const up = ['dice-api-1', 'dice-api-2'].find((s) => s !== down)!;
       expect(serverStatus(text)).toContainEqual({ server: up, state: 'UP', value: 1 });
-      const fired = replicaDownQuiet(text, dir);
+      const fired = await replicaDownQuiet(text, dir);
       expect(fired.status).not.toBe(0);
       expect(fired.output).toContain(`server="${down}"`);
       expect(fired.output).not.toContain(`server="${up}"`);
