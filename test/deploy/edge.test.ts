@@ -263,6 +263,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
     let dns: ChildProcess, haproxy: ChildProcess;
     let log = '';
     let slots = 0;
+    let scrape = '';
 
     beforeAll(async () => {
       binary('promtool'); // its path found now, synchronously, before the stand-ins must answer checks
@@ -270,6 +271,9 @@ describe.skipIf(!isRoot || !haproxyVersion)(
       const config = one(objects, 'ConfigMap', EDGE).data!['haproxy.cfg']!;
       const env = envOf(one(objects, 'Deployment', EDGE).spec.template.spec.containers[0]);
       slots = Number(env.DICE_API_SLOTS);
+      // The query string Prometheus sends for the PodMonitor's params.
+      const params = one(objects, 'PodMonitor', EDGE).spec.podMetricsEndpoints[0].params as Record<string, string[]> | undefined;
+      scrape = `?${new URLSearchParams(Object.entries(params ?? {}).flatMap(([k, vs]) => vs.map((v) => [k, v])))}`;
       writeFileSync(join(dir, 'haproxy.cfg'), config);
       writeFileSync(join(dir, 'hosts'), REPLICAS.map((a) => `${a} ${env.DICE_API_HEADLESS_SERVICE}\n`).join(''));
       writeFileSync(join(dir, 'resolv.conf'), resolvConf(DNS));
@@ -294,7 +298,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
       for (const s of [haproxy.stdout!, haproxy.stderr!]) s.on('data', (c: Buffer) => (log += `haproxy: ${c}`));
       await until(
         () => `both replicas UP (log:\n${log})`,
-        async () => (serverStatus(await metrics('?no-maint')).filter((s) => s.state === 'UP' && s.value === 1).length === 2 ? true : undefined),
+        async () => (serverStatus(await metrics(scrape)).filter((s) => s.state === 'UP' && s.value === 1).length === 2 ? true : undefined),
       );
     }, 40_000);
 
@@ -317,7 +321,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
     });
 
     it('scraped as the PodMonitor does (no-maint), the filled slots are UP and no other slot appears', async () => {
-      const status = serverStatus(await metrics('?no-maint'));
+      const status = serverStatus(await metrics(scrape));
       expect(status.filter((s) => s.state === 'UP')).toEqual([
         { server: 'dice-api-1', state: 'UP', value: 1 },
         { server: 'dice-api-2', state: 'UP', value: 1 },
@@ -335,7 +339,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
     });
 
     it("DiceApiReplicaDown (observability/prometheus/rules/dice-alerts.yml, unchanged) stays quiet on the PodMonitor's scrape", async () => {
-      const quiet = await replicaDownQuiet(await metrics('?no-maint'), dir);
+      const quiet = await replicaDownQuiet(await metrics(scrape), dir);
       expect(quiet.status, quiet.output).toBe(0);
     });
 
@@ -347,7 +351,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
       const text = await until(
         () => `one slot DOWN (log:\n${log})`,
         async () => {
-          const t = await metrics('?no-maint');
+          const t = await metrics(scrape);
           return serverStatus(t).filter((s) => s.state === 'DOWN' && s.value === 1).length === 1 ? t : undefined;
         },
       );
