@@ -273,7 +273,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
       slots = Number(env.DICE_API_SLOTS);
       // The query string Prometheus sends for the PodMonitor's params.
       const params = one(objects, 'PodMonitor', EDGE).spec.podMetricsEndpoints[0].params as Record<string, string[]> | undefined;
-      scrape = `?${new URLSearchParams(Object.entries(params ?? {}).flatMap(([k, vs]) => vs.map((v) => [k, v])))}`;
+      scrape = `?${new URLSearchParams(Object.entries(params ?? {}).flatMap(([k, vs]) => vs.map((v): [string, string] => [k, v])))}`;
       writeFileSync(join(dir, 'haproxy.cfg'), config);
       writeFileSync(join(dir, 'hosts'), REPLICAS.map((a) => `${a} ${env.DICE_API_HEADLESS_SERVICE}\n`).join(''));
       writeFileSync(join(dir, 'resolv.conf'), resolvConf(DNS));
