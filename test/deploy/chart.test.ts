@@ -20,6 +20,8 @@ const PRODUCTION = `${CHART}/values-production.yaml`;
 const KUBE_VERSION = '1.37.0';
 const RELEASE = 'dice';
 const NAMESPACE = 'dice-stack';
+// The dice API's Deployment, PDB and Service (the chart has an edge Deployment and PDB too).
+const API = `${RELEASE}-dice-stack-api`;
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
@@ -104,7 +106,7 @@ describe('the dice API', () => {
   let objects: K8sObject[], deployment: K8sObject, pod: any, container: any, env: Record<string, string>;
   beforeAll(() => {
     objects = template().objects;
-    deployment = one(objects, 'Deployment');
+    deployment = one(objects, 'Deployment', API);
     pod = deployment.spec.template.spec;
     container = pod.containers[0];
     env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
@@ -164,15 +166,15 @@ describe('the dice API', () => {
   it('default: a fixed count, a PDB, soft spread; production: an HPA, a PDB, hard spread across zones', () => {
     expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
     expect(deployment.spec.replicas).toBe(2);
-    expect(one(objects, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+    expect(one(objects, 'PodDisruptionBudget', API).spec.maxUnavailable).toBe(1);
     const prod = template(['-f', PRODUCTION]).objects;
     const hpa = one(prod, 'HorizontalPodAutoscaler');
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 20, scaleTargetRef: { kind: 'Deployment', name: deployment.metadata.name } });
-    const prodDeployment = one(prod, 'Deployment');
+    const prodDeployment = one(prod, 'Deployment', API);
     expect(prodDeployment.spec.replicas, 'the HPA owns the replica count').toBeUndefined();
     const spread = prodDeployment.spec.template.spec.topologySpreadConstraints;
     expect(spread).toContainEqual(expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }));
-    expect(one(prod, 'PodDisruptionBudget').spec.selector.matchLabels).toEqual(prodDeployment.spec.selector.matchLabels);
+    expect(one(prod, 'PodDisruptionBudget', API).spec.selector.matchLabels).toEqual(prodDeployment.spec.selector.matchLabels);
   });
 
   it("requests and limits cover the benchmark's measured peak RSS with headroom (docs/benchmarks.json)", () => {
@@ -182,7 +184,7 @@ describe('the dice API', () => {
     const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN);
     for (const [name, args] of variants) {
       const rendered = template(args).objects;
-      const api = one(rendered, 'Deployment').spec.template.spec.containers[0].resources;
+      const api = one(rendered, 'Deployment', API).spec.template.spec.containers[0].resources;
       expect(mib(api.limits.memory), `${name}: api memory limit vs ${peakMiB.toFixed(0)} MiB x 1.2`).toBeGreaterThanOrEqual(peakMiB * 1.2);
       const agent = one(rendered, 'DaemonSet').spec.template.spec.containers[0].resources;
       expect(mib(agent.requests.memory), `${name}: agent memory request vs ${collectorPeakMiB.toFixed(0)} MiB`).toBeGreaterThanOrEqual(collectorPeakMiB * 1.2);
@@ -300,7 +302,7 @@ describe('the collector agent', () => {
   });
 
   it("is scraped as compose's job otel-collector (the PodMonitor selects the agents' pods)", () => {
-    const monitor = one(objects, 'PodMonitor');
+    const monitor = one(objects, 'PodMonitor', `${RELEASE}-dice-stack-otel-agent`);
     expect(monitor.spec.selector.matchLabels).toEqual(daemonSet.spec.selector.matchLabels);
     const endpoint = monitor.spec.podMetricsEndpoints[0];
     expect(container.ports).toContainEqual({ name: endpoint.port, containerPort: 8888, protocol: 'TCP' });

@@ -83,3 +83,31 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "dice-stack.api.image" -}}
 {{- printf "%s:%s" .Values.api.image.repository (default .Chart.AppVersion .Values.api.image.tag) }}
 {{- end }}
+
+{{/* The edge load balancer's objects (HAProxy): <fullname>-edge. */}}
+{{- define "dice-stack.edge.fullname" -}}
+{{- printf "%s-edge" (include "dice-stack.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dice-stack.edge.selectorLabels" -}}
+app.kubernetes.io/name: haproxy
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: edge
+{{- end }}
+
+{{- define "dice-stack.edge.labels" -}}
+{{ include "dice-stack.labels" . }}
+{{ include "dice-stack.edge.selectorLabels" . }}
+{{- end }}
+
+{{/* The dice API's headless Service, whose DNS name lists every replica: <fullname>-api-headless. */}}
+{{- define "dice-stack.api.headlessName" -}}
+{{- printf "%s-headless" (include "dice-stack.api.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* HAProxy's server slots: the most dice-api pods there can be, plus edge.spareServerSlots. */}}
+{{- define "dice-stack.edge.serverSlots" -}}
+{{- $api := .Values.api }}
+{{- $most := ternary $api.autoscaling.maxReplicas $api.replicaCount $api.autoscaling.enabled }}
+{{- add $most .Values.edge.spareServerSlots }}
+{{- end }}
