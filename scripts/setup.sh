@@ -49,7 +49,9 @@ step "who runs the tests"
 [[ $(id -u) -eq 0 ]] || fail "the e2e and fault suites start the native stack, which needs root (mount namespaces, port 80); run as root, e.g. in a VM or a disposable container"
 printf 'root: yes\n' >&2
 
-step "backend binaries and deployment tools (scripts/native/build-backends.sh; about 13 min from empty caches on 2 cores, seconds when cached)"
+# From empty Go caches on 2 busy cores: about 13 min for the backends, then helm 7.5, kube-validate
+# 8 (its Go tests included) and telemetrygen 1.5 (measured 2026-11-28, load average 7-15).
+step "backend binaries and deployment tools (scripts/native/build-backends.sh; about 30 min from empty caches on 2 cores, seconds when cached)"
 bash scripts/native/build-backends.sh
 
 step "done in $((SECONDS - started)) s"

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, run, type Run } from '../../config/support/tools.ts';
@@ -10,6 +10,7 @@ export { ROOT, type Run };
 // developer's own Helm set-up (or its absence) out of the results. No chart repository is reachable
 // here anyway: charts must not depend on one.
 const helmHome = mkdtempSync(join(tmpdir(), 'dice-helm-'));
+process.on('exit', () => rmSync(helmHome, { recursive: true, force: true }));
 const helmEnv = {
   HELM_CACHE_HOME: join(helmHome, 'cache'),
   HELM_CONFIG_HOME: join(helmHome, 'config'),

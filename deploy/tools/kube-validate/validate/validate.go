@@ -283,6 +283,10 @@ func (v *Validator) ValidateStream(data []byte) ([]Result, error) {
 			continue
 		}
 		r := v.validateDocument(doc.data)
+		for i, e := range r.Errors {
+			// one line per problem: yaml's multi-line messages ("unmarshal errors:\n  line 8: ...")
+			r.Errors[i] = strings.Join(strings.Fields(e), " ")
+		}
 		r.Source = doc.source
 		if r.Ref == "" {
 			r.Ref = fmt.Sprintf("document %d", i+1)
