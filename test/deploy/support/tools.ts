@@ -1,16 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, run, type Run } from '../../config/support/tools.ts';
 
 export { ROOT, type Run };
 
-// Helm keeps repositories, plugins and a cache under $HOME; a private set per test run keeps a
-// developer's own Helm set-up (or its absence) out of the results. No chart repository is reachable
-// here anyway: charts must not depend on one.
-const helmHome = mkdtempSync(join(tmpdir(), 'dice-helm-'));
-process.on('exit', () => rmSync(helmHome, { recursive: true, force: true }));
+// Helm keeps repositories, plugins and a cache under $HOME; its own home under the OS temp dir keeps
+// a developer's Helm set-up (or its absence) out of the results. One fixed directory, not one per
+// run: vitest ends its workers without an exit hook, so per-run directories would pile up. No chart
+// repository is reachable here anyway: charts must not depend on one.
+const helmHome = join(tmpdir(), 'dice-stack-helm-home');
 const helmEnv = {
   HELM_CACHE_HOME: join(helmHome, 'cache'),
   HELM_CONFIG_HOME: join(helmHome, 'config'),
