@@ -85,8 +85,8 @@ function requireRounds(c: CaseResult, variant: string) {
   return rs;
 }
 
-interface BarRow {
-  panel: string;
+/** A median over the rounds with its min–max whisker, as both kinds of plot draw it. */
+interface SpreadRow {
   variant: string;
   family: string;
   median: number;
@@ -94,8 +94,12 @@ interface BarRow {
   hi: number;
   rounds: number;
   label: string;
-  /** What a screen reader says for the bar (its aria-label). */
+  /** What a screen reader says for the mark (its aria-label). */
   description: string;
+}
+
+interface BarRow extends SpreadRow {
+  panel: string;
 }
 
 /** "median of 3 rounds, 12 975–13 912" or "one round". */
@@ -173,16 +177,8 @@ function barSpec(title: string, axisTitle: string, rows: BarRow[]): TopLevelSpec
   } as TopLevelSpec;
 }
 
-interface LatencyRow {
-  variant: string;
-  family: string;
+interface LatencyRow extends SpreadRow {
   rate: string;
-  median: number;
-  lo: number;
-  hi: number;
-  rounds: number;
-  label: string;
-  description: string;
 }
 
 function latencyRows(results: Results): LatencyRow[] {
