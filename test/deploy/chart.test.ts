@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_OVERRIDES, renderChartFiles, renderCollectorConfig } from '../../scripts/deploy/generate-chart-files.ts';
+import { composeReplicaEnv } from '../../scripts/native/replica-env.ts';
 import { binary, ROOT, run } from '../config/support/tools.ts';
 import { helm, validate } from './support/tools.ts';
 
@@ -118,6 +119,19 @@ describe('the dice API', () => {
     expect(read('docker-compose.yml')).toContain(`service.version=${appVersion},`);
     expect(container.image).toBe(`dice-api:${appVersion}`);
     expect(env.OTEL_RESOURCE_ATTRIBUTES).toContain(`service.version=${appVersion},`);
+  });
+
+  it("runs with compose's replica environment (x-dice-api-env), changed only where Kubernetes differs", () => {
+    // Each difference with its reason; any other variable of compose's must be here with its value,
+    // so a setting added for users (Node flags, OTEL_* batching) reaches Kubernetes too.
+    const differs: Record<string, string> = {
+      ADMIN_HOST: 'loopback only: the fault-injection API is never reachable from the network',
+      OTEL_EXPORTER_OTLP_ENDPOINT: "the agent on the replica's node",
+    };
+    for (const [name, value] of Object.entries(composeReplicaEnv())) {
+      if (name in differs) expect(env[name], name).toBeDefined();
+      else expect(env[name], `${name} as compose sets it`).toBe(value);
+    }
   });
 
   it('probes the existing health endpoints on the public port, and declares no other port', () => {
