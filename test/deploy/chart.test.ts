@@ -8,55 +8,17 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_OVERRIDES, renderChartFiles, renderCollectorConfig } from '../../scripts/deploy/generate-chart-files.ts';
 import { composeReplicaEnv } from '../../scripts/native/replica-env.ts';
 import { binary, ROOT, run } from '../config/support/tools.ts';
+import { CHART, KUBE_VERSION, NAMESPACE, one, PRODUCTION, RELEASE, template, type K8sObject } from './support/chart.ts';
 import { helm, validate } from './support/tools.ts';
 
-const CHART = 'deploy/helm/dice-stack';
-const PRODUCTION = `${CHART}/values-production.yaml`;
-// The Kubernetes version the manifests are rendered for (Capabilities.KubeVersion); the chart needs >= 1.28.
-const KUBE_VERSION = '1.37.0';
-const RELEASE = 'dice';
-const NAMESPACE = 'dice-stack';
-// The dice API's Deployment, PDB and Service (the chart has an edge Deployment and PDB too).
 const API = `${RELEASE}-dice-stack-api`;
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any;
-  data?: Record<string, string>;
-}
-
-function template(args: string[] = []): { text: string; objects: K8sObject[] } {
-  const result = helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, ...args]);
-  if (result.status !== 0) throw new Error(`helm template ${args.join(' ')} failed:\n${result.output}`);
-  // helm logs each symlink it follows ("walk.go:75: found symbolic link in path: ...", files/dashboards
-  // and files/grafana) on stderr, which the output holds too: keep only the manifests.
-  const text = result.output
-    .split('\n')
-    .filter((line) => !/^\w+\.go:\d+: /.test(line))
-    .join('\n');
-  const objects = parseAllDocuments(text)
-    .map((doc) => {
-      if (doc.errors.length > 0) throw new Error(`helm template printed invalid YAML: ${doc.errors[0]!.message}`);
-      return doc.toJS() as K8sObject | null;
-    })
-    .filter((o): o is K8sObject => o !== null);
-  return { text, objects };
-}
-
-const one = (objects: K8sObject[], kind: string, name?: string) => {
-  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
-  expect(found, `exactly one ${kind}${name ? ` ${name}` : ''}`).toHaveLength(1);
-  return found[0]!;
-};
 
 const variants: [string, string[]][] = [
   ['default values', []],

@@ -9,45 +9,20 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'nod
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsmasqCommand, resolvConf, resolvesTo } from '../../scripts/native/dns.ts';
 import { HAPROXY_OVERRIDES, renderHaproxyConfig, revertHaproxyOverrides, withoutHeaderComment } from '../../scripts/deploy/generate-chart-files.ts';
 import { binary, ROOT } from '../config/support/tools.ts';
+import { CHART, KUBE_VERSION, NAMESPACE, one, PRODUCTION, RELEASE, template as render, type K8sObject } from './support/chart.ts';
 import { helm } from './support/tools.ts';
 
-const CHART = 'deploy/helm/dice-stack';
-const PRODUCTION = `${CHART}/values-production.yaml`;
-const KUBE_VERSION = '1.37.0';
-const RELEASE = 'dice';
-const NAMESPACE = 'dice-stack';
 const EDGE = `${RELEASE}-dice-stack-edge`;
 const API = `${RELEASE}-dice-stack-api`;
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const dotenv = Object.fromEntries([...read('.env').matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 
-interface K8sObject {
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-  spec?: any;
-  data?: Record<string, string>;
-}
-
-/** helm template's objects (as chart.test.ts renders them; helm's symlink notices dropped). */
-function template(args: string[] = []): K8sObject[] {
-  const result = helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, ...args]);
-  if (result.status !== 0) throw new Error(`helm template ${args.join(' ')} failed:\n${result.output}`);
-  return parseAllDocuments(result.stdout)
-    .map((doc) => doc.toJS() as K8sObject | null)
-    .filter((o): o is K8sObject => o !== null);
-}
-
-const one = (objects: K8sObject[], kind: string, name: string) => {
-  const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
-  expect(found, `exactly one ${kind} ${name}`).toHaveLength(1);
-  return found[0]!;
-};
 
 const envOf = (container: any): Record<string, string> => Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
 
@@ -91,8 +66,8 @@ describe('the edge config: compose\'s haproxy.cfg with the listed overrides only
 describe.skipIf(!haproxyVersion)(`the rendered edge (haproxy -c on this machine's HAProxy ${haproxyVersion ?? '(not installed: apt-get install haproxy)'})`, () => {
   let objects: K8sObject[], prod: K8sObject[];
   beforeAll(() => {
-    objects = template();
-    prod = template(['-f', PRODUCTION]);
+    objects = render().objects;
+    prod = render(['-f', PRODUCTION]).objects;
   });
   const edgeOf = (rendered: K8sObject[]) => {
     const deployment = one(rendered, 'Deployment', EDGE);
@@ -267,7 +242,7 @@ describe.skipIf(!isRoot || !haproxyVersion)(
 
     beforeAll(async () => {
       binary('promtool'); // its path found now, synchronously, before the stand-ins must answer checks
-      const objects = template();
+      const objects = render().objects;
       const config = one(objects, 'ConfigMap', EDGE).data!['haproxy.cfg']!;
       const env = envOf(one(objects, 'Deployment', EDGE).spec.template.spec.containers[0]);
       slots = Number(env.DICE_API_SLOTS);
