@@ -6,7 +6,7 @@
 //   npm run bench:quick      # build, then a smoke run (~4 min, a few seconds per case, no goals judged
 //                            # as met or missed): writes bench/results/quick.md, latest.json and plots only
 //   node bench/run.ts [--quick] [--phases=footprint,freshness,cardinality,throughput,profile]
-//                     [--rounds=N] [--duration=S] [--cases=ID,...] [--baseline=DIR] [--report-only]
+//                     [--rounds=N] [--duration=S] [--cases=ID,...] [--baseline=DIR[,DIR...]] [--report-only]
 //
 // Needs root and the native stack's binaries (scripts/native/build-backends.sh; built on first
 // use), haproxy, taskset, Python 3 with venv (the Flask peer; its venv is cached outside the repo).
@@ -16,14 +16,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureFlaskVenv } from './lib/flask-venv.ts';
 import { renderPlots, writePlots } from './lib/plots.ts';
 import { pinTree } from './lib/proc.ts';
 import { runProfile } from './lib/profile.ts';
 import { renderReport } from './lib/report.ts';
-import type { Results, Settings } from './lib/results.ts';
+import type { ChangesFile, Results, Settings } from './lib/results.ts';
 import { ROOT, stopServer, type RunningServer } from './lib/servers.ts';
 import { runCardinality, runFootprintIdle, runFootprintLoad, runFreshness, stackProcesses } from './lib/stack-phases.ts';
 import { caseIdsOf, casesNeedFlask, runThroughput } from './lib/throughput.ts';
@@ -47,6 +47,9 @@ const QUICK = argv.quick;
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const DOC_MD = join(ROOT, 'docs', 'benchmarks.md');
 const DOC_JSON = join(ROOT, 'docs', 'benchmarks.json');
+// The side-by-side run of earlier builds (bench/README.md, "What each change did"), rendered into the report.
+const DOC_CHANGES = join(ROOT, 'docs', 'benchmarks-changes.json');
+const readChanges = (): ChangesFile | undefined => (existsSync(DOC_CHANGES) ? (JSON.parse(readFileSync(DOC_CHANGES, 'utf8')) as ChangesFile) : undefined);
 /** The report's plots, beside it; a quick or partial run writes them to bench/results/ with quick.md. */
 const DOC_PLOTS = join(ROOT, 'docs', 'benchmarks');
 const started = Date.now();
@@ -59,7 +62,7 @@ if (argv['report-only']) {
   const results = JSON.parse(readFileSync(DOC_JSON, 'utf8')) as Results;
   try {
     const plots = await renderPlots(results);
-    const report = renderReport(results, { plots: { list: plots, href: 'benchmarks/' } });
+    const report = renderReport(results, { plots: { list: plots, href: 'benchmarks/' }, changes: readChanges() });
     const written = writePlots(plots, DOC_PLOTS);
     writeFileSync(DOC_MD, report);
     console.log(`wrote ${DOC_MD} and ${written.map((f) => f.slice(ROOT.length + 1)).join(', ')} from ${DOC_JSON}`);
@@ -74,6 +77,7 @@ const settings: Settings = {
   rounds: Number(argv.rounds ?? (QUICK ? 1 : 3)),
   durationS: Number(argv.duration ?? (QUICK ? 2 : 8)),
   warmupS: QUICK ? 1 : 5,
+  roundWarmupS: QUICK ? 1 : 4,
   connections: 50,
   pacedConnections: 16,
   moderateRate: 500,
@@ -91,11 +95,16 @@ const settings: Settings = {
 const CASE_IDS = argv.cases?.split(',');
 const unknownCases = CASE_IDS?.filter((id) => !caseIdsOf(settings).includes(id)) ?? [];
 if (unknownCases.length > 0) throw new Error(`unknown case ${unknownCases.join(', ')}; cases are ${caseIdsOf(settings).join(', ')}`);
-const BASELINE = argv.baseline === undefined ? undefined : resolve(argv.baseline);
-if (BASELINE && !existsSync(join(BASELINE, 'dist', 'apps', 'dice-api', 'src', 'main.js'))) {
-  throw new Error(`--baseline=${BASELINE} has no dist/apps/dice-api/src/main.js: build that checkout first (npm ci && npm run build there)`);
+const BASELINES = argv.baseline?.split(',').map((dir) => resolve(dir)) ?? [];
+for (const dir of BASELINES) {
+  if (!existsSync(join(dir, 'dist', 'apps', 'dice-api', 'src', 'main.js'))) {
+    throw new Error(`--baseline: ${dir} has no dist/apps/dice-api/src/main.js: build that checkout first (npm ci && npm run build there)`);
+  }
 }
-const PARTIAL = Boolean(argv.phases || argv.rounds || argv.duration || CASE_IDS || BASELINE);
+if (new Set(BASELINES.map((dir) => basename(dir))).size < BASELINES.length) {
+  throw new Error(`--baseline: the directories' names must differ, they name the variants: ${BASELINES.join(', ')}`);
+}
+const PARTIAL = Boolean(argv.phases || argv.rounds || argv.duration || CASE_IDS || BASELINES.length > 0);
 const phases = new Set<Phase>(
   argv.phases
     ? argv.phases.split(',').map((p) => {
@@ -239,7 +248,7 @@ async function main() {
   const load = await phase('footprint', () => runFootprintLoad(handle, settings));
   if (idle && load) results.footprint = { idle, load };
   results.cardinality = await phase('cardinality', () => runCardinality(handle, settings, log));
-  results.throughput = await phase('throughput', () => runThroughput({ settings, context, subnet: SUBNET, log, track, pinStack, caseIds: CASE_IDS, baseline: BASELINE }));
+  results.throughput = await phase('throughput', () => runThroughput({ settings, context, subnet: SUBNET, log, track, pinStack, caseIds: CASE_IDS, baselines: BASELINES }));
   results.profile = await phase('profile', () => runProfile({ settings, context, subnet: SUBNET, outDir: profileDir, log, track, pinStack }));
   await cleanUp();
   shrinkLogs(logDir);
@@ -263,7 +272,7 @@ async function main() {
     }
   } else {
     const plots = await renderPlots(results);
-    const report = renderReport(results, { plots: { list: plots, href: 'benchmarks/' } });
+    const report = renderReport(results, { plots: { list: plots, href: 'benchmarks/' }, changes: readChanges() });
     writeFileSync(DOC_JSON, json);
     writeFileSync(DOC_MD, report);
     const written = writePlots(plots, DOC_PLOTS).map((f) => f.slice(ROOT.length + 1));

@@ -73,8 +73,8 @@ export async function paced(
   rate: number,
   seconds: number,
   cpus: string,
-  options: { connections?: number; paths?: 'fixed' | 'unknown-and-valid' } = {},
+  options: { connections?: number; paths?: 'fixed' | 'unknown-and-valid'; warmupS?: number } = {},
 ): Promise<PacedResult> {
-  const args = [PACED, '--url', url, '--rate', String(rate), '--duration', String(seconds), '--connections', String(options.connections ?? 16), '--paths', options.paths ?? 'fixed'];
+  const args = [PACED, '--url', url, '--rate', String(rate), '--duration', String(seconds), '--connections', String(options.connections ?? 16), '--paths', options.paths ?? 'fixed', '--warmup', String(options.warmupS ?? 1)];
   return (await runJson(cpus, args, seconds + 30, 'paced-load')) as unknown as PacedResult;
 }

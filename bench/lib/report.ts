@@ -3,7 +3,7 @@
 // only states what was done. `node bench/run.ts --report-only` re-renders from docs/benchmarks.json.
 import { PLOT_FILES, plotMarkdown, type Plot } from './plots.ts';
 import { MiB } from './proc.ts';
-import { median, percentile, spread, type CaseResult, type PacedRound, type Results, type Round, type SaturationRound } from './results.ts';
+import { median, percentile, spread, type CaseResult, type ChangesFile, type PacedRound, type Results, type Round, type SaturationRound } from './results.ts';
 
 const NOT_NATIVE = [
   ['Tempo', 'AGPL-licensed: may not be built here; there is no Docker engine to run its image'],
@@ -51,6 +51,51 @@ function judge(quick: boolean, value: number, target: number, higherIsBetter: bo
 export interface ReportOptions {
   /** The plots (bench/lib/plots.ts describePlots) and their folder relative to the report, e.g. `benchmarks/`. */
   plots?: { list: Plot[]; href: string };
+  /** The side-by-side run of earlier builds (docs/benchmarks-changes.json), when there is one. */
+  changes?: ChangesFile;
+}
+
+/**
+ * What each change did: every build's instrumented and uninstrumented app in the same rounds of one
+ * run, each against its own uninstrumented twin and against the build before it.
+ */
+export function renderChanges(changes: ChangesFile): string[] {
+  const { meta, throughput } = changes.results;
+  const cases = new Map((throughput?.cases ?? []).map((c) => [c.id, c]));
+  const sat = cases.get('roll-saturation');
+  const high = cases.get('roll-high');
+  if (!sat || !high) throw new Error('docs/benchmarks-changes.json: its results need the roll-saturation and roll-high cases');
+  const out: string[] = [
+    '### What each change did',
+    '',
+    `Every build below ran side by side in one run, \`${meta.command}\` on ${meta.date.slice(0, 10)} at ${meta.date.slice(11, 16)} UTC ` +
+      `(load average ${meta.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} before it; ${meta.settings.rounds} rounds of ${meta.settings.durationS} s, pinned as above): ` +
+      "each build's app from its own checkout, with its own compose settings and node command line, uninstrumented and instrumented, " +
+      'taking turns within each case. Raw figures: [`benchmarks-changes.json`](benchmarks-changes.json). ' +
+      'The instrumented columns are medians over the rounds; "vs before" compares with the row above, "x uninstr." with the same build without the SDK.',
+    '',
+    '| build | change | instrumented req/s | vs before | x uninstr. | CPU s per 1k | vs before | x uninstr. | p99 ms at ' +
+      `${high.rate} req/s (worst round) |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  let before: { rps: number; cpu: number } | undefined;
+  for (const build of changes.builds) {
+    const sr = (v: string) => rounds<SaturationRound>(sat, `${v}${build.suffix}`);
+    const rs = sr('instrumented');
+    const us = sr('uninstrumented');
+    const hs = rounds<PacedRound>(high, `instrumented${build.suffix}`);
+    if (rs.length === 0 || us.length === 0 || hs.length === 0) throw new Error(`docs/benchmarks-changes.json: no rounds of the build ${build.commit} (suffix '${build.suffix}')`);
+    const now = { rps: med(rs, (r) => (r as SaturationRound).rps), cpu: med(rs, (r) => r.cpuSecondsPer1k) };
+    const uninstr = { rps: med(us, (r) => (r as SaturationRound).rps), cpu: med(us, (r) => r.cpuSecondsPer1k) };
+    out.push(
+      `| \`${build.commit}\` | ${build.change} | ${int(now.rps)} | ${before ? ratio(now.rps, before.rps) : ''} | ${ratio(now.rps, uninstr.rps)} | ` +
+        `${fixed(now.cpu, 3)} | ${before ? ratio(now.cpu, before.cpu) : ''} | ${ratio(now.cpu, uninstr.cpu)} | ` +
+        `${fixed(med(hs, (r) => r.p99Ms), 1)} (${fixed(Math.max(...hs.map((r) => r.p99Ms)), 1)}) |`,
+    );
+    before = now;
+  }
+  out.push('');
+  return out;
 }
 
 export function renderReport(results: Results, options: ReportOptions = {}): string {
@@ -229,7 +274,11 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
         `Saturation: autocannon ${s.connections} connections, a separate process, closed loop; latency in whole milliseconds, as autocannon reports it. ` +
         `Fixed rates: \`bench/lib/paced-load.ts\`, a separate process, open loop at ${s.moderateRate}, ${s.highRate} and ${s.peakRate} req/s (the last uninstrumented and instrumented only) over ${s.pacedConnections} keep-alive connections, ` +
         'latency in microseconds from the moment the generator sends a request to the end of its response (waiting for a free socket counts). ' +
-        `Every variant was warmed up for ${s.warmupS} s per path, then measured in ${s.rounds} rounds of ${s.durationS} s per case; the variants take turns ` +
+        `Every variant was warmed up for ${s.warmupS} s per path, then measured in ${s.rounds} rounds of ${s.durationS} s per case` +
+        (s.roundWarmupS
+          ? `, each round right after ${s.roundWarmupS} s of unrecorded load on the same server and path (at saturation, or at the round's rate), because a variant idles while the others take their turns and the instrumented server needs 10–20 s under load to get back to its steady rate`
+          : '') +
+        '; the variants take turns ' +
         'within each case and the order rotates each round, so drifting noise is shared. Figures are medians over the rounds, with min–max in brackets. ' +
         'Each server\'s `/metrics` is scraped every 10 s during the load, as the collector does in production. ' +
         'CPU is the server\'s utime + stime from `/proc/<pid>/stat` over the round, per 1,000 responses; peak RSS is `VmHWM` at the end. ' +
@@ -391,6 +440,8 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     }
     p('');
   }
+
+  if (options.changes) p(...renderChanges(options.changes));
 
   // ---------------------------------------------------------------- profile
   if (results.profile) {

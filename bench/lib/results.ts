@@ -23,6 +23,13 @@ export interface Settings {
   rounds: number;
   durationS: number;
   warmupS: number;
+  /**
+   * Unrecorded load on the same server and path right before each measured round (saturation: at
+   * saturation; fixed rate: the generator's own warm-up, at that rate). A variant sits idle while
+   * the others take their turns, and the instrumented server needs 10-20 s under load to get back
+   * to its steady rate. Absent in results from before it existed.
+   */
+  roundWarmupS?: number;
   connections: number;
   pacedConnections: number;
   moderateRate: number;
@@ -171,6 +178,17 @@ export interface Results {
   footprint?: FootprintResults;
   cardinality?: CardinalityResults;
   profile?: ProfileResults;
+}
+
+/**
+ * docs/benchmarks-changes.json: one run of `--baseline=DIR,...` (its results.json as written to
+ * bench/results/latest.json) and, by hand, which commit each directory was built from and what it
+ * changed, oldest first; `suffix` is the variants' suffix (`@<dir name>`, or '' for the checkout
+ * that ran).
+ */
+export interface ChangesFile {
+  builds: { suffix: string; commit: string; change: string }[];
+  results: Results;
 }
 
 export function median(xs: number[]): number {

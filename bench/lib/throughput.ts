@@ -2,6 +2,7 @@
 // and instrumented with 10% head sampling, and the Flask peer, under the same load on the same
 // pinned cores. Variants take turns round-robin, the order rotating each round, so that drifting
 // background noise is shared between them.
+import { basename } from 'node:path';
 import { usageOf } from './proc.ts';
 import { autocannon, paced } from './load.ts';
 import type { CaseResult, Round, Settings, ThroughputResults, VariantInfo } from './results.ts';
@@ -46,19 +47,23 @@ const NODE_PINNED = ['uninstrumented', 'instrumented', 'instrumented-10pct'];
 const PEERS_PINNED = ['uninstrumented', 'instrumented', 'flask-1-worker', 'flask-1-worker-gthread'];
 
 /**
- * --baseline=DIR: the same app from another built checkout (its own dist/ and node_modules/, e.g. a
- * copy of main), uninstrumented and instrumented, on the GET /roll cases, so that a change is
- * measured side by side with what it replaces, in the same rounds.
+ * --baseline=DIR[,DIR...]: the same app from other built checkouts (each with its own dist/ and
+ * node_modules/, e.g. copies of earlier commits), uninstrumented and instrumented, on the GET /roll
+ * cases, so that changes are measured side by side with what they replace, in the same rounds. One
+ * directory runs as `*-baseline`; several as `*@<directory name>`, in the order given.
  */
-function baselineVariants(root: string): VariantSpec[] {
-  return [
-    { name: 'uninstrumented-baseline', label: `uninstrumented (no SDK), ${root}`, kind: 'node', cpus: SERVER_CPU, octet: 106, root },
-    { name: 'instrumented-baseline', label: `instrumented, every request sampled, ${root}`, kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 107, root },
-  ];
+function baselineVariants(roots: readonly string[]): VariantSpec[] {
+  return roots.flatMap((root, i): VariantSpec[] => {
+    const suffix = roots.length === 1 ? '-baseline' : `@${basename(root)}`;
+    return [
+      { name: `uninstrumented${suffix}`, label: `uninstrumented (no SDK), ${root}`, kind: 'node', cpus: SERVER_CPU, octet: 120 + 2 * i, root },
+      { name: `instrumented${suffix}`, label: `instrumented, every request sampled, ${root}`, kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 121 + 2 * i, root },
+    ];
+  });
 }
 
-export function pinnedCases(settings: Settings, baseline?: string): CaseSpec[] {
-  const roll = [...NODE_PINNED, ...(baseline ? baselineVariants(baseline).map((v) => v.name) : [])];
+export function pinnedCases(settings: Settings, baselines: readonly string[] = []): CaseSpec[] {
+  const roll = [...NODE_PINNED, ...baselineVariants(baselines).map((v) => v.name)];
   return [
     { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: roll },
     { id: 'roll-moderate', label: `GET ${ROLL} at ${settings.moderateRate} req/s`, path: ROLL, kind: 'paced', rate: settings.moderateRate, variants: roll },
@@ -106,6 +111,8 @@ async function measure(server: RunningServer, spec: CaseSpec, settings: Settings
   // exposition's cost is in every variant's figures as it is in production.
   void scrape(server);
   const scraper = setInterval(() => void scrape(server), 10_000);
+  const roundWarmupS = settings.roundWarmupS ?? 0;
+  if (spec.kind === 'saturation' && roundWarmupS > 0) await autocannon(url, roundWarmupS, settings.connections, loadCpus);
   const before = usageOf(server.pid);
   const started = performance.now();
   try {
@@ -126,7 +133,7 @@ async function measure(server: RunningServer, spec: CaseSpec, settings: Settings
         busy: cpuSeconds / wallSeconds,
       };
     }
-    const r = await paced(url, spec.rate!, seconds, loadCpus, { connections: settings.pacedConnections });
+    const r = await paced(url, spec.rate!, seconds, loadCpus, { connections: settings.pacedConnections, warmupS: Math.max(1, roundWarmupS) });
     const cpuSeconds = usageOf(server.pid).cpuSeconds - before.cpuSeconds;
     const ok = r.statuses['200'] ?? 0;
     // The generator's unrecorded warm-up ran at the same rate within the same CPU window.
@@ -237,18 +244,18 @@ export async function runThroughput(options: {
   pinStack: (cpus: string) => void;
   /** Only these case ids (--cases); every case when unset. */
   caseIds?: string[];
-  /** A built checkout to measure side by side (--baseline). */
-  baseline?: string;
+  /** Built checkouts to measure side by side (--baseline). */
+  baselines?: readonly string[];
 }): Promise<ThroughputResults> {
-  const { settings, context, subnet, log, track, pinStack, caseIds, baseline } = options;
+  const { settings, context, subnet, log, track, pinStack, caseIds, baselines = [] } = options;
   const results: ThroughputResults = { variants: {}, cases: [] };
   const estimate = (variants: number, cases: CaseSpec[]) =>
-    variants * settings.warmupS * 2 + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + 1);
+    variants * settings.warmupS * 2 + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + (settings.roundWarmupS ?? 0) + 1);
   const selected = (c: CaseSpec) => !caseIds || caseIds.includes(c.id);
   // Only the variants some selected case measures are started.
   const used = (variants: VariantSpec[], cases: CaseSpec[]) => variants.filter((v) => cases.some((c) => c.variants.includes(v.name)));
-  const pinned = pinnedCases(settings, baseline).filter(selected);
-  const pinnedVariants = used([...PINNED, ...(baseline ? baselineVariants(baseline) : [])], pinned);
+  const pinned = pinnedCases(settings, baselines).filter(selected);
+  const pinnedVariants = used([...PINNED, ...baselineVariants(baselines)], pinned);
   if (pinned.length > 0) {
     log(`pinned: servers on cpu ${SERVER_CPU}, load and the native stack on cpu ${LOAD_CPU}; ${pinned.length} cases x ${settings.rounds} rounds (~${estimate(pinnedVariants.length, pinned)} s)`);
     pinStack(LOAD_CPU);
