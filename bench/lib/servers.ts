@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { composeReplicaEnv } from '../../scripts/native/replica-env.ts';
+import { composeReplicaEnv, replicaNodeArgs } from '../../scripts/native/replica-env.ts';
 import { FLASK_DIR, type FlaskVenv } from './flask-venv.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -72,14 +72,18 @@ export async function startServer(spec: ServerSpec, context: ServerContext): Pro
     if (spec.sampleRatio !== undefined) {
       Object.assign(env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(spec.sampleRatio) });
     }
+    // The image's command line (the Dockerfile's CMD) of the checkout that runs: its Node flags
+    // apply to both variants; uninstrumented drops the --import of the instrumentation module.
+    const nodeArgs = replicaNodeArgs(spec.root);
+    const importAt = nodeArgs.indexOf('--import');
+    if (importAt === -1) throw new Error(`the Dockerfile's CMD of ${spec.root ?? ROOT} has no --import of the instrumentation module`);
     command = 'taskset';
     args = [
       '-c',
       spec.cpus,
       NODE,
       ...(spec.nodeFlags ?? []),
-      ...(spec.instrumented ? ['--import', './dist/apps/dice-api/src/instrumentation.js'] : []),
-      './dist/apps/dice-api/src/main.js',
+      ...(spec.instrumented ? nodeArgs : nodeArgs.filter((_, i) => i !== importAt && i !== importAt + 1)),
     ];
     ready = `http://${context.host}:${port}/health/ready`;
   } else {

@@ -15,7 +15,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dnsmasqCommand, resolvConf, resolvesTo } from './dns.ts';
-import { composeReplicaEnv } from './replica-env.ts';
+import { composeReplicaEnv, replicaNodeArgs } from './replica-env.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -167,7 +167,7 @@ function services(bin: Record<string, string>, runDir: string, traffic: boolean)
   const replica = (name: 'dice-api-1' | 'dice-api-2'): ServiceSpec => ({
     name,
     command: node,
-    args: ['--import', './dist/apps/dice-api/src/instrumentation.js', './dist/apps/dice-api/src/main.js'],
+    args: replicaNodeArgs(),
     // The replica's environment in docker-compose.yml, on this stack's addresses; batches are
     // sent every second instead of every 5 s so that tests see traces and logs sooner.
     env: {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_OVERRIDES, renderChartFiles, renderCollectorConfig } from '../../scripts/deploy/generate-chart-files.ts';
-import { composeReplicaEnv } from '../../scripts/native/replica-env.ts';
+import { composeReplicaEnv, replicaNodeArgs } from '../../scripts/native/replica-env.ts';
 import { binary, ROOT, run } from '../config/support/tools.ts';
 import { CHART, KUBE_VERSION, NAMESPACE, one, PRODUCTION, RELEASE, template, type K8sObject } from './support/chart.ts';
 import { helm, validate } from './support/tools.ts';
@@ -94,6 +94,14 @@ describe('the dice API', () => {
       if (name in differs) expect(env[name], name).toBeDefined();
       else expect(env[name], `${name} as compose sets it`).toBe(value);
     }
+  });
+
+  it("runs the image's own command line, the one compose, the native stack and the benchmark run", () => {
+    // Node's heap flags are in the Dockerfile's CMD (V8 refuses them in NODE_OPTIONS); a command or
+    // args here would drop them in Kubernetes only.
+    expect(container.command).toBeUndefined();
+    expect(container.args).toBeUndefined();
+    expect(replicaNodeArgs().at(-1)).toBe('./dist/apps/dice-api/src/main.js');
   });
 
   it('probes the existing health endpoints on the public port, and declares no other port', () => {
