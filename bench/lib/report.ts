@@ -134,7 +134,8 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
       `Node ${meta.machine.node}${meta.machine.python ? `, Python ${meta.machine.python}` : ''}. ` +
       `**Shared and noisy:** load average ${meta.loadavgBefore.join(' / ')} (1/5/15 min) before the run and ` +
       `${meta.loadavgAfter.join(' / ')} after it, on 2 cores; the benchmark itself accounts for about 2 of that while it loads. ` +
-      'Other work ran at the same time (CI runs, other engineers\' tests); treat single figures as rough and the ratios, ' +
+      'It is a virtual machine on a shared host, so other work can slow it from outside (the same code measured 2.7x more CPU ' +
+      'per uninstrumented request here on 2026-11-28 than on 2026-11-26); treat single figures as rough and the ratios, ' +
       'measured side by side with the variants taking turns, as the result.',
     '',
   );
