@@ -12,6 +12,43 @@ const NOT_NATIVE = [
   ['cAdvisor', 'needs a Docker engine'],
 ] as const;
 
+/**
+ * For the packages that dominate the instrumented server's added CPU: what each does on every
+ * request of this app (read in the versions package-lock.json pins), and the next step for it.
+ */
+const NEXT_STEPS: Record<string, string> = {
+  '@opentelemetry/context-async-hooks':
+    '`instrumentation-http` binds the request and the response emitters to the request\'s context (`context.bind`), so every listener ' +
+    'Node, Fastify and Nest add is wrapped and run through `AsyncLocalStorage.run`. On Node 24 (AsyncContextFrame) callbacks of ' +
+    'the response\'s own writes already run in that context. Next: measure the SERVER span and the access log without the binding ' +
+    '(a patched copy), then propose an option upstream.',
+  '@opentelemetry/instrumentation-http':
+    '`getIncomingRequestAttributes` (URL parsing, header reads, the redacted query), the start-span hook and, at the end, response ' +
+    'attributes and the duration histogram. Next: profile the attribute building alone; the URL is parsed again although Fastify ' +
+    'has parsed it.',
+  '@opentelemetry/otlp-transformer':
+    'Protobuf encoding of spans and log records, on the event loop, inside the `span.end()` or `emit()` that fills a batch of 512. ' +
+    'Next: a smaller `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` shortens each block (the same total work); encoding off the event loop needs ' +
+    'an exporter that hands finished spans to a worker.',
+  '@opentelemetry/sdk-metrics':
+    'About 13 records per request (the duration histogram, `dice.*`, and the SDK\'s own `otel.sdk.span.*` and `otel.sdk.log.*` ' +
+    'counters), each of which sorts and `JSON.stringify`s its attributes (`hashAttributes`) to find its series. Next: cache the hash ' +
+    'of an attribute object upstream; here, reuse one frozen attribute object per series.',
+  '@opentelemetry/sdk-trace':
+    'Two spans per request (SERVER and `dice.roll`): ids, attribute limits and sanitising, the batch processor\'s buffer. ' +
+    'Next: nothing to drop (both spans are required); measure `dice.roll` with `startSpan` and an explicit parent instead of `startActiveSpan`.',
+  '@opentelemetry/core':
+    'W3C `traceparent` and baggage extraction on every request, and hex-to-binary of ids for OTLP. Next: `OTEL_PROPAGATORS=tracecontext` ' +
+    'if baggage is never used downstream (this app makes no outgoing calls).',
+  '@opentelemetry/sdk-logs':
+    'One log record per request (the access log), its attributes copied and validated. Next: measure with fewer attributes on the OTLP copy.',
+  '@opentelemetry/winston-transport':
+    'Converts each winston record into an OTLP log record. Next: as for sdk-logs.',
+  'V8 garbage collector':
+    'Spans and log records live until their batch is exported, long enough to be promoted. `--min-semi-space-size=16` was tried ' +
+    '("What each change did") and was within the noise.',
+};
+
 /** Metrics whose series are made by requests: their growth is what cardinality is about. */
 const REQUEST_DRIVEN = /^(http_|traces_span_metrics_|dice_|haproxy_)/;
 
@@ -145,19 +182,24 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
 
   // What dominates a missed goal, from the profiles of this run.
   const prof = results.profile;
-  const added = (() => {
+  const addedRows = (() => {
     const bare = prof?.variants['uninstrumented'];
     const inst = prof?.variants['instrumented'];
-    if (!bare || !inst) return '';
+    if (!bare || !inst) return undefined;
     const view = (v: typeof bare) => v.byCaller ?? v.byPackage;
     const per1k = (v: typeof bare, name: string) => ((view(v).find((x) => x.name === name)?.ms ?? 0) / v.requests) * 1000;
     const rows = view(inst)
       .map((x) => ({ name: x.name, delta: per1k(inst, x.name) - per1k(bare, x.name) }))
       .sort((a, b) => b.delta - a.delta)
-      .slice(0, 5);
-    const extra = (inst.busyMs / inst.requests - bare.busyMs / bare.requests) * 1000;
-    return `Dominated by (CPU ms added per 1k requests, of ${extra.toFixed(0)}, from the profiles): ${rows.map((r) => `${r.name} +${r.delta.toFixed(0)}`).join(', ')}.`;
+      .slice(0, 6);
+    return { rows, extra: (inst.busyMs / inst.requests - bare.busyMs / bare.requests) * 1000 };
   })();
+  const added = addedRows
+    ? `Dominated by (CPU ms added per 1k requests, of ${addedRows.extra.toFixed(0)}, from the profiles): ${addedRows.rows
+        .slice(0, 5)
+        .map((r) => `${r.name} +${r.delta.toFixed(0)}`)
+        .join(', ')}.`
+    : '';
   const tail = (() => {
     const t = prof?.longTasks?.['instrumented'];
     const b = prof?.longTasks?.['uninstrumented'];
@@ -521,6 +563,21 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
         '',
       );
     }
+  }
+
+  if (addedRows) {
+    p(
+      '### What is left, and the next step',
+      '',
+      `The packages that add the most CPU per 1,000 requests in this run's profiles (with the Node code they call), of ${addedRows.extra.toFixed(0)} ms added in all, ` +
+        `each with what it does on every request here and the next step for it. The largest is ${pct(addedRows.rows[0]!.delta / addedRows.extra)} of the added CPU; ` +
+        'most of these steps are in the OpenTelemetry packages themselves.',
+      '',
+      '| package | ms added per 1k requests | what it does per request, and the next step |',
+      '|---|---:|---|',
+      ...addedRows.rows.map((r) => `| ${r.name} | +${r.delta.toFixed(0)} | ${NEXT_STEPS[r.name] ?? '–'} |`),
+      '',
+    );
   }
 
   // ---------------------------------------------------------------- 3. freshness
