@@ -5,26 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { PLOT_FILES, renderPlots, type RenderedPlot } from './plots.ts';
 import { renderReport } from './report.ts';
-import type { CaseResult, PacedRound, Results, SaturationRound, Settings } from './results.ts';
-
-const SETTINGS: Settings = {
-  rounds: 3,
-  durationS: 8,
-  warmupS: 5,
-  connections: 50,
-  pacedConnections: 16,
-  moderateRate: 500,
-  highRate: 1000,
-  peakRate: 2000,
-  freshnessRequests: 32,
-  footprintIdleS: 20,
-  footprintLoadS: 30,
-  footprintRate: 100,
-  cardinalityBatches: [5000, 5000],
-  cardinalityRate: 1000,
-  cardinalitySettleS: 30,
-  profileS: 10,
-};
+import type { CaseResult, PacedRound, Results, SaturationRound } from './results.ts';
+import { fixtureMeta, SETTINGS } from './spec-fixtures.ts';
 
 /** Three rounds around `rps`: the median is `rps`, the spread rps-100 to rps+200. */
 const saturation = (rps: number, cpuSecondsPer1k: number): SaturationRound[] =>
@@ -78,20 +60,7 @@ const pacedCase = (id: string, rate: number, rounds: Record<string, PacedRound[]
 
 function fixture(): Results {
   return {
-    meta: {
-      mode: 'full',
-      command: 'npm run bench',
-      date: '2026-01-02T03:04:05.000Z',
-      seconds: 1140,
-      machine: { nproc: 2, cpu: 'test cpu', memGiB: 4, kernel: '6.1', node: 'v24.21.0', python: '3.11' },
-      loadavgBefore: [1, 1, 1],
-      loadavgAfter: [2, 2, 2],
-      othersAtStart: [],
-      settings: SETTINGS,
-      versions: {},
-      subnet: '127.0.9',
-      phaseSeconds: { throughput: 700 },
-    },
+    meta: fixtureMeta(),
     throughput: {
       variants: {},
       cases: [

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderChanges } from './report.ts';
 import type { CaseResult, ChangesFile, PacedRound, Round, SaturationRound } from './results.ts';
+import { fixtureMeta, SETTINGS } from './spec-fixtures.ts';
 
 const sat = (rps: number[], cpuSecondsPer1k: number[]): SaturationRound[] =>
   rps.map((x, i) => ({ kind: 'saturation', rps: x, responses: x * 5, p50Ms: 5, p99Ms: 20, bad: 0, cpuSeconds: 1, wallSeconds: 5, cpuSecondsPer1k: cpuSecondsPer1k[i]!, busy: 0.95 }));
@@ -39,24 +40,11 @@ function fixture(): ChangesFile {
       { suffix: '', commit: 'bbbbbbb', change: 'heap flag' },
     ],
     results: {
-      meta: {
-        mode: 'full',
+      meta: fixtureMeta({
         command: 'node bench/run.ts --baseline=/x/base-0',
-        date: '2026-01-02T03:04:05.000Z',
-        seconds: 600,
-        machine: { nproc: 2, cpu: 'test cpu', memGiB: 4, kernel: '6.1', node: 'v24.21.0', python: '3.11' },
         loadavgBefore: [0.5, 0.25, 0],
-        loadavgAfter: [2, 2, 2],
-        othersAtStart: [],
-        settings: {
-          rounds: 3, durationS: 5, warmupS: 5, roundWarmupS: 4, connections: 50, pacedConnections: 16, moderateRate: 500, highRate: 1000,
-          peakRate: 2000, freshnessRequests: 32, footprintIdleS: 20, footprintLoadS: 30, footprintRate: 100, cardinalityBatches: [], cardinalityRate: 1000,
-          cardinalitySettleS: 30, profileS: 10,
-        },
-        versions: {},
-        subnet: '127.0.9',
-        phaseSeconds: {},
-      },
+        settings: { ...SETTINGS, durationS: 5, roundWarmupS: 4 },
+      }),
       throughput: {
         variants: {},
         cases: [
