@@ -19,12 +19,19 @@ declare -A PACKAGE=(
   [flock]=util-linux
   [taskset]=util-linux          # the benchmark pins the server to one core
   [python3]=python3             # schemathesis (e2e fuzz) and the reference Flask app (benchmark)
+  # npm run test:compose, when the machine has no Docker Engine 25+ (scripts/compose/engine.sh):
+  [containerd]=containerd       # the engine's container supervisor (dockerd and runc are built)
+  [iptables]=iptables           # dockerd's NAT and isolation rules
+  [nft]=nftables                # engine.sh snapshots the firewall before dockerd and restores it after
+  [debootstrap]=debootstrap     # the Debian base of the stand-in images (scripts/compose/images.sh)
+  [busybox]=busybox-static      # the busybox stand-in image
 )
 
 step "system packages"
 missing=()
 for cmd in "${!PACKAGE[@]}"; do command -v "$cmd" >/dev/null || missing+=("${PACKAGE[$cmd]}"); done
 command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null && missing+=(python3-venv)
+[[ -e /usr/include/seccomp.h ]] || missing+=(libseccomp-dev) # runc's seccomp support is built with cgo
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
@@ -36,6 +43,12 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 printf '%s; %s; %s\n' "$(haproxy -v | head -1)" "$(dnsmasq --version | head -1)" "$(python3 --version)" >&2
+
+step "docker CLI"
+# The client of npm run test:compose; the engine and the compose plugin are built below when the
+# machine has none of the required versions.
+command -v docker >/dev/null || fail "the docker CLI is not on PATH: install Docker's (docker-ce-cli) or Debian's docker.io client"
+printf '%s\n' "$(docker --version)" >&2
 
 step "Go"
 command -v go >/dev/null || fail "Go is not on PATH: the backends are built from their Go modules; install Go >= 1.26"

@@ -39,7 +39,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compose-check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("f", "docker-compose.yml", "compose file; its directory is the project directory")
+	var files stringList
+	fs.Var(&files, "f", "compose file (repeatable: later files override earlier ones, as docker compose -f); the first one's directory is the project directory (default docker-compose.yml)")
 	var envFiles stringList
 	fs.Var(&envFiles, "env-file", "env file (repeatable); default: .env in the project directory, as docker compose")
 	quiet := fs.Bool("q", false, "print only errors and the summary, not the normalized config")
@@ -47,12 +48,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if len(files) == 0 {
+		files = stringList{"docker-compose.yml"}
+	}
+	named := strings.Join(files, " + ")
+
 	failed := false
-	if err := checkCompose(*file, envFiles, *quiet, stdout); err != nil {
-		fmt.Fprintf(stderr, "compose-check: %s: %v\n", *file, err)
+	if err := checkCompose(files, envFiles, *quiet, stdout); err != nil {
+		fmt.Fprintf(stderr, "compose-check: %s: %v\n", named, err)
 		failed = true
 	} else {
-		fmt.Fprintf(stderr, "compose-check: %s: valid (compose-go %s)\n", *file, composeGoVersion())
+		fmt.Fprintf(stderr, "compose-check: %s: valid (compose-go %s)\n", named, composeGoVersion())
 	}
 	for _, path := range fs.Args() {
 		if err := checkYAML(path); err != nil {
@@ -71,13 +77,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 // checkCompose mirrors the option set of `docker compose config`: OS environment over the env
 // file(s), interpolation, normalization and consistency on, paths resolved against the project
 // directory, profiles from COMPOSE_PROFILES. Schema validation is the loader's default.
-func checkCompose(file string, envFiles []string, quiet bool, stdout io.Writer) error {
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return err
+func checkCompose(files []string, envFiles []string, quiet bool, stdout io.Writer) error {
+	abs := make([]string, len(files))
+	for i, file := range files {
+		a, err := filepath.Abs(file)
+		if err != nil {
+			return err
+		}
+		abs[i] = a
 	}
-	opts, err := cli.NewProjectOptions([]string{abs},
-		cli.WithWorkingDirectory(filepath.Dir(abs)),
+	opts, err := cli.NewProjectOptions(abs,
+		cli.WithWorkingDirectory(filepath.Dir(abs[0])),
 		cli.WithOsEnv,
 		cli.WithEnvFiles(envFiles...),
 		cli.WithDotEnv,

@@ -10,6 +10,12 @@
 #               kube-apiserver would) plus the prometheus-operator CRDs it validates custom resources
 #               against, at PROMETHEUS_OPERATOR_VERSION
 #   telemetrygen telemetrygen (collector-contrib's OTLP load generator), at OTELCOL_VERSION
+#   engine      dockerd, docker-proxy (github.com/moby/moby/v2), at MOBY_VERSION: the engine
+#               npm run test:compose starts when the machine has none (scripts/compose/engine.sh)
+#   runc        runc (with seccomp: needs cgo and libseccomp-dev), at RUNC_VERSION
+#   compose     docker-compose (the CLI plugin, github.com/docker/compose/v5), at COMPOSE_VERSION
+#   cadvisor    cadvisor, scripts/compose/cadvisor: cAdvisor's library at CADVISOR_VERSION (its
+#               cmd module is not served by the Go proxy), for the compose stand-in image
 # Binaries are cached outside the repo, keyed by version:
 #   ${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}/bin/<name>-<version>/
 # A component whose cached binaries exist and answer --version is skipped, so re-running is cheap.
@@ -29,7 +35,7 @@ BIN_DIR="$CACHE_ROOT/bin"
 LOG_DIR="$CACHE_ROOT/logs"
 TMP_ROOT="$CACHE_ROOT/tmp"
 JOBS="${DICE_STACK_BUILD_JOBS:-2}"
-ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter helm kube-validate telemetrygen)
+ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter helm kube-validate telemetrygen engine runc compose cadvisor)
 
 usage() {
   sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -136,6 +142,10 @@ canon_name() { # NAME -> sets CANON
     helm) CANON=helm ;;
     kube-validate | kube_validate) CANON=kube-validate ;;
     telemetrygen) CANON=telemetrygen ;;
+    engine | dockerd | docker-proxy | moby) CANON=engine ;;
+    runc) CANON=runc ;;
+    compose | docker-compose) CANON=compose ;;
+    cadvisor) CANON=cadvisor ;;
     *) log "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})"; exit 2 ;;
   esac
 }
@@ -146,7 +156,7 @@ env_version() {
   [[ -f "$ENV_FILE" ]] || { log "missing $ENV_FILE"; exit 1; }
   val=$(sed -n "s/^[[:space:]]*${key}[[:space:]]*=[[:space:]]*//p" "$ENV_FILE" | tail -n 1 |
     sed -e 's/[[:space:]]*#.*$//' -e 's/[[:space:]]*$//' -e 's/^["'\'']//' -e 's/["'\'']$//')
-  [[ "$val" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "$key in $ENV_FILE is '$val', expected X.Y.Z"; exit 1; }
+  [[ "$val" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] || { log "$key in $ENV_FILE is '$val', expected X.Y.Z"; exit 1; }
   echo "$val"
 }
 OTELCOL_VERSION=$(env_version OTELCOL_VERSION)
@@ -155,6 +165,11 @@ ALERTMANAGER_VERSION=$(env_version ALERTMANAGER_VERSION)
 NODE_EXPORTER_VERSION=$(env_version NODE_EXPORTER_VERSION)
 HELM_VERSION=$(env_version HELM_VERSION)
 PROMETHEUS_OPERATOR_VERSION=$(env_version PROMETHEUS_OPERATOR_VERSION)
+MOBY_VERSION=$(env_version MOBY_VERSION)
+RUNC_VERSION=$(env_version RUNC_VERSION)
+COMPOSE_VERSION=$(env_version COMPOSE_VERSION)
+CADVISOR_VERSION=$(env_version CADVISOR_VERSION)
+CADVISOR_SRC="$REPO_ROOT/scripts/compose/cadvisor"
 KUBE_VALIDATE_SRC="$REPO_ROOT/deploy/tools/kube-validate"
 # kube-validate is named after the Kubernetes release its go.mod pins (k8s.io/apimachinery v0.X.Y is
 # Kubernetes 1.X.Y); its sources and the CRD version are in its recipe hash.
@@ -170,6 +185,10 @@ comp_version() {
     helm) echo "$HELM_VERSION" ;;
     kube-validate) echo "$KUBE_VALIDATE_VERSION" ;;
     telemetrygen) echo "$OTELCOL_VERSION" ;;
+    engine) echo "$MOBY_VERSION" ;;
+    runc) echo "$RUNC_VERSION" ;;
+    compose) echo "$COMPOSE_VERSION" ;;
+    cadvisor) echo "$CADVISOR_VERSION" ;;
   esac
 }
 comp_dirname() { case "$1" in otelcol) echo otelcol-dice ;; *) echo "$1" ;; esac; }
@@ -179,12 +198,21 @@ comp_binaries() {
     prometheus) echo prometheus promtool ;;
     alertmanager) echo alertmanager amtool ;;
     node_exporter) echo node_exporter ;;
+    engine) echo dockerd docker-proxy ;;
+    compose) echo docker-compose ;;
     *) echo "$1" ;;
   esac
 }
 # version_args BINARY: how a binary says it works (helm has a version subcommand; telemetrygen has
 # no version at all, so --help: its version is the module version in the install dir name)
-version_args() { case "$1" in helm) echo "version --short" ;; telemetrygen) echo --help ;; *) echo --version ;; esac; }
+version_args() {
+  case "$1" in
+    helm) echo "version --short" ;;
+    telemetrygen | docker-proxy | cadvisor) echo --help ;;
+    docker-compose) echo version ;;
+    *) echo --version ;;
+  esac
+}
 install_dir() { echo "$BIN_DIR/$(comp_dirname "$1")-$(comp_version "$1")"; }
 
 if [[ "$PRINT" == dir ]]; then
@@ -217,6 +245,9 @@ recipe_hash() {
     cat "$SCRIPT_DIR/build-backends.sh"
     echo "$1=$(comp_version "$1")"
     [[ "$1" != otelcol ]] || cat "$MANIFEST"
+    if [[ "$1" == cadvisor ]]; then
+      (cd "$CADVISOR_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    fi
     if [[ "$1" == kube-validate ]]; then
       echo "PROMETHEUS_OPERATOR_VERSION=$PROMETHEUS_OPERATOR_VERSION"
       # what the module is built and tested from (not a stray binary of a local `go build`)
@@ -443,6 +474,58 @@ build_telemetrygen() {
     "cd into a copy of the module and run: GOWORK=off go build -p $JOBS ."
   (cd "$src" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP" -o "$stage/" .)
   install_stage telemetrygen "$stage"
+}
+
+# The engine npm run test:compose starts where the machine has none: dockerd and docker-proxy as
+# moby's hack/make/.binary builds them (static, version stamped), minus the btrfs graph driver (cgo).
+build_engine() {
+  local v=$MOBY_VERSION src stage x=github.com/moby/moby/v2/dockerversion
+  src="$WORK/moby"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/moby/moby/v2@v$v" "$src"
+  step "go build ./cmd/dockerd ./cmd/docker-proxy (-p $JOBS)" \
+    "cd into a copy of github.com/moby/moby/v2@v$v and run: CGO_ENABLED=0 GOWORK=off go build ./cmd/dockerd"
+  (cd "$src" && run go build -p "$JOBS" -tags netgo,exclude_graphdriver_btrfs \
+    -ldflags "$LDFLAGS_STRIP -X $x.Version=$v -X $x.GitCommit=gomod-h1:${MOD_SUM:0:12} -X $x.PlatformName=dice-stack-tests" \
+    -o "$stage/" ./cmd/dockerd ./cmd/docker-proxy)
+  install_stage engine "$stage"
+}
+
+# runc with seccomp, as its Makefile builds it, less libpathrs (a Rust library not packaged here).
+# Debian bookworm's runc 1.1.5 fails on current kernels: namespace {"time" ""} does not exist.
+build_runc() {
+  local v=$RUNC_VERSION src stage
+  src="$WORK/runc"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/opencontainers/runc@v$v" "$src"
+  check_version_file "$src" "$v"
+  step "go build runc (cgo, -tags seccomp, -p $JOBS)" \
+    "needs gcc and libseccomp-dev (apt-get install libseccomp-dev); then CGO_ENABLED=1 go build -tags seccomp ."
+  (cd "$src" && CGO_ENABLED=1 run go build -p "$JOBS" -buildmode=pie -tags "seccomp urfave_cli_no_docs" \
+    -ldflags "$LDFLAGS_STRIP -X main.gitCommit=gomod-h1:${MOD_SUM:0:12}" -o "$stage/runc" .)
+  install_stage runc "$stage"
+}
+
+# The compose CLI plugin, from inside its module (its go.mod's replace directives apply only there).
+build_compose() {
+  local v=$COMPOSE_VERSION src stage
+  src="$WORK/compose"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/docker/compose/v5@v$v" "$src"
+  step "go build ./cmd (docker-compose, -p $JOBS)" \
+    "cd into a copy of github.com/docker/compose/v5@v$v and run: GOWORK=off go build ./cmd"
+  (cd "$src" && run go build -p "$JOBS" -tags netgo \
+    -ldflags "$LDFLAGS_STRIP -X github.com/docker/compose/v5/internal.Version=v$v" -o "$stage/docker-compose" ./cmd)
+  install_stage compose "$stage"
+}
+
+build_cadvisor() {
+  local stage
+  stage="$WORK/stage"; mkdir -p "$stage"
+  grep -q "github.com/google/cadvisor v$CADVISOR_VERSION\$" "$CADVISOR_SRC/go.mod" ||
+    { log "    ! $CADVISOR_SRC/go.mod does not require github.com/google/cadvisor v$CADVISOR_VERSION (.env)"; false; }
+  step "go test and go build scripts/compose/cadvisor (-p $JOBS)" \
+    "cd scripts/compose/cadvisor && GOWORK=off go build ."
+  (cd "$CADVISOR_SRC" && run go test -p "$JOBS" -tags netgo -count=1 ./...)
+  (cd "$CADVISOR_SRC" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP" -o "$stage/cadvisor" .)
+  install_stage cadvisor "$stage"
 }
 
 # ---------- main ----------

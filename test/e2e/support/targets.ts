@@ -2,7 +2,7 @@ import { endpoints as native, HOSTS, NOT_NATIVE } from '../../../scripts/native/
 
 /** Where the e2e tests send traffic and what they query. */
 export interface Targets {
-  mode: 'native' | 'external';
+  mode: 'native' | 'external' | 'compose';
   loadBalancer: string;
   loadBalancerMetrics?: string;
   /** Fault-injection admin API of each replica (never published in compose: reach it from inside). */
