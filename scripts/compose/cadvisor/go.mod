@@ -1,7 +1,7 @@
 // The cAdvisor binary for the locally built ghcr.io/google/cadvisor image (see main.go).
 // github.com/google/cadvisor is .env's CADVISOR_VERSION with a "v"; the other versions are those of
-// the cmd module's go.mod at that tag, so the binary links what the release image links (without
-// them, tidy resolves a few packages at their latest versions).
+// the cmd module's go.mod at that tag, so every module the binary links is at the release image's
+// version (`go version -m`); without them tidy resolves a few packages at their latest versions.
 module dice-stack/compose/cadvisor
 
 go 1.26

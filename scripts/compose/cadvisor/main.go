@@ -12,6 +12,9 @@
 // CRI-O, Podman and systemd providers (a Docker host's containers are all claimed by the docker
 // one), cloud-provider detection (utils/cloudinfo/*: only the API shows it), resctrl and perf
 // events (off by default; perf needs cgo and libpfm). A flag from that list is rejected at start.
+//
+// Build: CGO_ENABLED=0 go build -trimpath -o cadvisor . (static; the release image links libpfm
+// with cgo, for perf events only). Test with the same two settings to reuse the build's cache.
 package main
 
 import (
