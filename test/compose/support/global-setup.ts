@@ -17,7 +17,7 @@ declare module 'vitest' {
     /** Seconds each `up` took, by when it ran. */
     composeUp: { first: number };
     /** Epoch ms of each service's first start, healthy and exit (die) event during the first up. */
-    composeEvents: { t0: number; started: Record<string, number>; healthy: Record<string, number>; died: Record<string, number> };
+    composeEvents: { t0: number; started: Record<string, number>; healthy: Record<string, number>; died: Record<string, number>; reused?: boolean };
   }
 }
 
@@ -45,8 +45,17 @@ export async function setup(project: TestProject) {
   const images = await run('bash', [join(ROOT, 'scripts/compose/images.sh')], { prefix: 'images' });
   if (images.code !== 0) throw new Error('scripts/compose/images.sh failed (its output is above)');
 
-  recorderDir = mkdtempSync(join(tmpdir(), 'dice-compose-recorder-'));
+  // DICE_COMPOSE_REUSE=1 (while working on a test): the project left running by DICE_COMPOSE_KEEP=1
+  // and its recorder directory, instead of a first run from nothing; the start-order test skips.
+  const reuse = process.env['DICE_COMPOSE_REUSE'] === '1' && !!process.env['DICE_RECORDER_DIR'];
+  recorderDir = reuse ? process.env['DICE_RECORDER_DIR']! : mkdtempSync(join(tmpdir(), 'dice-compose-recorder-'));
   process.env['DICE_RECORDER_DIR'] = recorderDir;
+  if (reuse) {
+    const up = await compose(['up', '--wait', '--wait-timeout', '600']);
+    project.provide('composeEvents', { t0: Date.now(), started: {}, healthy: {}, died: {}, reused: true });
+    provideTargets(project, up.seconds);
+    return;
+  }
 
   log(`removing what an earlier run of project ${PROJECT} left (containers, networks, volumes, built images)`);
   await compose(['down', '--volumes', '--remove-orphans', '--rmi', 'local', '--timeout', '5'], { quiet: true });
@@ -73,17 +82,33 @@ export async function setup(project: TestProject) {
   project.provide('composeEvents', composeEvents);
   log(`first up --build --wait: ${up.seconds.toFixed(1)} s`);
 
+  provideTargets(project, up.seconds);
+  log(`set-up done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+function provideTargets(project: TestProject, firstUpSeconds: number) {
   const collectorLog = join(recorderDir, 'otel-collector.log');
   writeFileSync(collectorLog, dockerLogs(containers().get('otel-collector')!.Id));
 
   const base = `http://${PUBLISH_ADDRESS}`;
-  project.provide('composeUp', { first: up.seconds });
+  // What compose does not publish is reached at the container's address on the project's network:
+  // the host has an address on each bridge, internal ones included.
+  const at = (service: string, port: number, path = '') => {
+    const c = containers().get(service);
+    const ip = Object.values(c?.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean);
+    if (!ip) throw new Error(`${service} has no address on the project's networks`);
+    return `http://${ip}:${port}${path}`;
+  };
+  project.provide('composeUp', { first: firstUpSeconds });
   project.provide('targets', {
     mode: 'compose',
     loadBalancer: `${base}:${LB_PORT}`,
-    // Never published (the replicas' admin APIs and HAProxy's metrics are on the internal network).
-    admins: [],
+    loadBalancerMetrics: at('load-balancer', 8405, '/metrics'),
+    admins: [at('dice-api-1', 9000), at('dice-api-2', 9000)],
     prometheus: `${base}:9090`,
+    alertmanager: at('alertmanager', 9093),
+    alertWebhook: at('alert-webhook', 9094),
+    collectorOtlp: at('otel-collector', 4318),
     otlpRecorderDir: recorderDir,
     collectorLog,
     absent: {
@@ -91,7 +116,6 @@ export async function setup(project: TestProject) {
       loki: 'stood in by the OTLP recorder (test/compose/docker-compose.stand-ins.yml): Loki is AGPL and may not run here',
     },
   });
-  log(`set-up done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 export async function teardown() {
