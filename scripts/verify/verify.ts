@@ -26,7 +26,7 @@ import { conclude, formatRow, judge, type HopResult, type Outcome } from './verd
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const TITLES: Record<HopKey, string> = {
+const BACKEND_TITLES: Record<HopKey, string> = {
   balancer: 'balancer',
   metric: 'scraped metric',
   exemplar: 'span-metrics exemplar',
@@ -35,13 +35,16 @@ const TITLES: Record<HopKey, string> = {
   alertmanager: 'alertmanager',
 };
 const ORDER: HopKey[] = ['balancer', 'metric', 'exemplar', 'trace', 'logs', 'alertmanager'];
+/** With the recorder in place of Tempo and Loki, the rows say so. */
+const RECORDER_TITLES: Partial<Record<HopKey, string>> = { trace: 'trace at the recorder', logs: 'logs at the recorder' };
 
-function describeNormals(normals: Record<PipelineHop, Normal>): string[] {
-  return (Object.keys(normals) as PipelineHop[]).map((k) => `  ${TITLES[k].padEnd(22)} up to ${normals[k].seconds.toFixed(0).padStart(2)} s: ${normals[k].because}`);
+function describeNormals(normals: Record<PipelineHop, Normal>, titles = BACKEND_TITLES): string[] {
+  return (Object.keys(normals) as PipelineHop[]).map((k) => `  ${titles[k].padEnd(22)} up to ${normals[k].seconds.toFixed(0).padStart(2)} s: ${normals[k].because}`);
 }
 
 async function run(options: VerifyOptions, out: (line: string) => void): Promise<number> {
   const t = await resolveTargets(options, ROOT);
+  const titles = t.recorder ? { ...BACKEND_TITLES, ...RECORDER_TITLES } : BACKEND_TITLES;
   const normals = normalDelays(options.stack, readSources(ROOT));
   const recorderNote = t.recorder ? ` (the OTLP recorder in ${t.recorder} stands in for Tempo and Loki)` : '';
   out(`verify: the ${options.stack} stack, at ${t.origin}${recorderNote}`);
@@ -69,11 +72,11 @@ async function run(options: VerifyOptions, out: (line: string) => void): Promise
   const results = new Map<HopKey, HopResult>();
   const hop = (key: HopKey, outcome: Outcome): HopResult => {
     const normal = key === 'balancer' ? undefined : normals[key];
-    return { n: ORDER.indexOf(key) + 1, title: TITLES[key], outcome, ...(normal ? { normal } : {}), hint: t.hints[key] };
+    return { n: ORDER.indexOf(key) + 1, title: titles[key], outcome, ...(normal ? { normal } : {}), hint: t.hints[key] };
   };
   // Rows appear in hop order as soon as a hop and all before it are judged.
   let printed = 0;
-  const width = Math.max(...ORDER.map((k) => TITLES[k].length));
+  const width = Math.max(...ORDER.map((k) => titles[k].length));
   const settle = (key: HopKey, outcome: Outcome) => {
     results.set(key, hop(key, outcome));
     while (printed < ORDER.length && results.has(ORDER[printed]!)) {
@@ -96,8 +99,10 @@ async function run(options: VerifyOptions, out: (line: string) => void): Promise
   }
 
   out(`sending ${options.requests} requests through the balancer, then waiting up to ${options.waitSeconds} s for each hop:`);
+  // In compose the balancer starts last, once both replicas are healthy: say so while the rest answers.
+  const starting = options.stack === 'compose' && !reach['prometheus'] ? ' (Prometheus answers: the stack may still be starting; the balancer starts once both replicas are healthy)' : '';
   const sent = reach['balancer']
-    ? { outcome: { kind: 'error', afterMs: 0, reason: reach['balancer'] } as Outcome, sent: [], lastAt: Date.now() }
+    ? { outcome: { kind: 'error', afterMs: 0, reason: `${reach['balancer']}${starting}` } as Outcome, sent: [], lastAt: Date.now() }
     : await sendThroughBalancer(t.lb, options.requests);
   settle('balancer', sent.outcome);
 
@@ -139,7 +144,7 @@ async function run(options: VerifyOptions, out: (line: string) => void): Promise
   const pending = new Set<HopKey>(ORDER.slice(1));
   const heartbeat = setInterval(() => {
     const waited = ((Date.now() - since) / 1000).toFixed(0);
-    out(`    ... ${waited} s of ${options.waitSeconds}: still waiting for ${[...pending].map((k) => TITLES[k]).join(', ')}`);
+    out(`    ... ${waited} s of ${options.waitSeconds}: still waiting for ${[...pending].map((k) => titles[k]).join(', ')}`);
   }, 10_000);
   try {
     await Promise.all(
@@ -158,7 +163,7 @@ async function run(options: VerifyOptions, out: (line: string) => void): Promise
   );
   if (exitCode !== 0 || [...results.values()].some((r) => judge(r).status === 'SLOW')) {
     out('normal delays of this stack, from its configs:');
-    describeNormals(normals).forEach((line) => out(line));
+    describeNormals(normals, titles).forEach((line) => out(line));
   }
   lines.forEach((line) => out(line));
   return exitCode;
