@@ -91,7 +91,7 @@ async function nativeTargets(env: NodeJS.ProcessEnv): Promise<Omit<VerifyTargets
       exemplar: `spans reach the collector's span_metrics connector, then Prometheus: ${log('otel-collector', 'dice-api-1')}`,
       trace: `the collector exports spans toward Tempo: ${log('otel-collector')}`,
       logs: `the collector exports logs toward Loki: ${log('otel-collector')}`,
-      alertmanager: `${log('alertmanager')}`,
+      alertmanager: `is Alertmanager up at that address? its log: ${log('alertmanager')}`,
     },
     notRunning: 'start it with `npm run stack` (as root), then run this again',
   };

@@ -27,7 +27,10 @@ export interface HopResult {
 export interface Verdict {
   status: Status;
   seconds?: number;
+  /** The row's text: what was seen, and for a late or missing hop the normal delay and why. */
   text: string;
+  /** The closing line's text: what was seen, without the normal delay (listed above it then). */
+  short: string;
 }
 
 /** Later than this many times the normal bound (plus a second of slack) counts as slow. */
@@ -41,11 +44,11 @@ export function judge(hop: HopResult): Verdict {
   switch (o.kind) {
     case 'ok':
       if (hop.normal && o.afterMs > (SLOW_FACTOR * hop.normal.seconds + 1) * 1000) {
-        return { status: 'SLOW', seconds: o.afterMs / 1000, text: `${o.detail}; slower than usual (${normally(hop.normal)})` };
+        return { status: 'SLOW', seconds: o.afterMs / 1000, text: `${o.detail}; slower than usual (${normally(hop.normal)})`, short: o.detail };
       }
-      return { status: 'OK', seconds: o.afterMs / 1000, text: o.detail };
+      return { status: 'OK', seconds: o.afterMs / 1000, text: o.detail, short: o.detail };
     case 'error':
-      return { status: 'FAIL', seconds: o.afterMs / 1000, text: o.reason };
+      return { status: 'FAIL', seconds: o.afterMs / 1000, text: o.reason, short: o.reason };
     case 'timeout': {
       if (hop.normal && o.waitedMs < hop.normal.seconds * 1000) {
         const enough = Math.ceil(SLOW_FACTOR * hop.normal.seconds) + 5;
@@ -53,16 +56,18 @@ export function judge(hop: HopResult): Verdict {
           status: 'NOT YET',
           seconds: o.waitedMs / 1000,
           text: `${o.seen}; waited only ${s(o.waitedMs)}, ${normally(hop.normal)}. Run again with --wait ${enough}`,
+          short: `${o.seen}; waited only ${s(o.waitedMs)}: run again with --wait ${enough}`,
         };
       }
       return {
         status: 'MISSING',
         seconds: o.waitedMs / 1000,
         text: `${o.seen} after waiting ${s(o.waitedMs)}${hop.normal ? ` (${normally(hop.normal)})` : ''}`,
+        short: `${o.seen} after waiting ${s(o.waitedMs)}${hop.normal ? ` (normally up to ${hop.normal.seconds.toFixed(0)} s)` : ''}`,
       };
     }
     case 'skip':
-      return { status: 'SKIP', text: o.reason };
+      return { status: 'SKIP', text: o.reason, short: o.reason };
   }
 }
 
@@ -86,6 +91,6 @@ export function conclude(hops: HopResult[], elapsedMs: number): { exitCode: 0 | 
   const { hop, v } = broken;
   return {
     exitCode: 1,
-    lines: [`verify: FAILED at hop ${hop.n} (${hop.title}): ${v.status} - ${v.text}`, `  check: ${hop.hint}`],
+    lines: [`verify: FAILED at hop ${hop.n} (${hop.title}): ${v.status} - ${v.short}`, `  check: ${hop.hint}`],
   };
 }

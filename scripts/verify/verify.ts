@@ -98,7 +98,7 @@ async function run(options: VerifyOptions, out: (line: string) => void): Promise
     }
   }
 
-  out(`sending ${options.requests} requests through the balancer, then waiting up to ${options.waitSeconds} s for each hop:`);
+  out(`sending ${options.requests} request${options.requests === 1 ? '' : 's'} through the balancer, then waiting up to ${options.waitSeconds} s for each hop:`);
   // In compose the balancer starts last, once both replicas are healthy: say so while the rest answers.
   const starting = options.stack === 'compose' && !reach['prometheus'] ? ' (Prometheus answers: the stack may still be starting; the balancer starts once both replicas are healthy)' : '';
   const sent = reach['balancer']
