@@ -42,8 +42,9 @@ to check, 2 on a bad option. A hop that has seen nothing yet says how long it wa
 the pipeline normally takes (derived from the stack's configs).
 
 Where:
-  --stack compose       (default) docker compose's published ports: the balancer on 127.0.0.1:80,
-                        Prometheus, Tempo and Loki on PUBLISH_ADDRESS (.env, or the environment).
+  --stack compose       (default) docker compose's published ports: the balancer on LB_ADDRESS:LB_PORT
+                        (default every address, port 80), Prometheus, Tempo and Loki on
+                        PUBLISH_ADDRESS (each from the environment, else .env).
                         Alertmanager's port is not published: it is checked through Prometheus.
   --stack native        the native stack (npm run stack; scripts/native/stack.ts), on the loopback
                         addresses of DICE_STACK_SUBNET. Tempo and Loki do not run there: those hops

@@ -31,6 +31,12 @@ describe('resolveTargets', () => {
     expect(t.hints.trace).toBe('the collector exports spans to Tempo: `docker compose logs --tail 50 otel-collector tempo`');
   });
 
+  it("takes the balancer's LB_ADDRESS and LB_PORT from the environment first (rootless Docker: port 8000)", async () => {
+    const t = await resolve([], { LB_PORT: '8000', LB_ADDRESS: '127.0.0.2' });
+    expect(t.lb).toBe('http://127.0.0.2:8000');
+    expect(t.origin).toMatch(/the balancer on 127\.0\.0\.2:8000/);
+  });
+
   it('takes PUBLISH_ADDRESS from the environment first, as compose does', async () => {
     const t = await resolve([], { PUBLISH_ADDRESS: '10.0.0.7' });
     expect(t.prometheus).toBe('http://10.0.0.7:9090');

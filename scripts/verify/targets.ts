@@ -48,12 +48,16 @@ export function connectHost(address: string): string {
 function composeTargets(root: string, env: NodeJS.ProcessEnv): Omit<VerifyTargets, 'recorder' | 'stack'> {
   // Compose takes a variable from the shell before .env.
   const fromShell = env['PUBLISH_ADDRESS'] !== undefined;
-  const publish = env['PUBLISH_ADDRESS'] ?? readDotenv(join(root, '.env'))['PUBLISH_ADDRESS'] ?? '127.0.0.1';
+  const dotenv = readDotenv(join(root, '.env'));
+  const publish = env['PUBLISH_ADDRESS'] ?? dotenv['PUBLISH_ADDRESS'] ?? '127.0.0.1';
   const host = connectHost(publish);
+  // The balancer's own address and port (LB_ADDRESS, LB_PORT: port 8000 under rootless Docker).
+  const lbAddress = env['LB_ADDRESS'] ?? dotenv['LB_ADDRESS'] ?? '0.0.0.0';
+  const lbPort = env['LB_PORT'] ?? dotenv['LB_PORT'] ?? '80';
   const logs = (...services: string[]) => `docker compose logs --tail 50 ${services.join(' ')}`;
   return {
-    origin: `compose's published ports (PUBLISH_ADDRESS=${publish} from ${fromShell ? 'the environment' : '.env'}; the balancer on every interface)`,
-    lb: 'http://127.0.0.1:80',
+    origin: `compose's published ports (PUBLISH_ADDRESS=${publish} from ${fromShell ? 'the environment' : '.env'}; the balancer on ${lbAddress}:${lbPort})`,
+    lb: `http://${connectHost(lbAddress)}:${lbPort}`,
     prometheus: `http://${host}:9090`,
     tempo: `http://${host}:3200`,
     loki: `http://${host}:3100`,
