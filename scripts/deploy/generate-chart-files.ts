@@ -115,7 +115,7 @@ export interface LineOverride {
 /**
  * observability/haproxy/haproxy.cfg -> the edge Deployment's config (templates/edge-configmap.yaml).
  * Every other line stays as compose runs it: the readiness checks on /health/ready, timeouts,
- * retries, the problem+json http-error pages, the resolvers section (it reads the pod's
+ * retries, the problem+json errorfiles (files/haproxy-errors links to them), the resolvers section (it reads the pod's
  * /etc/resolv.conf, the cluster DNS), the public and metrics frontends. The server names of the
  * first two slots stay compose's (dice-api-1, dice-api-2). The Deployment sets the environment
  * variables named here (templates/edge-deployment.yaml).

@@ -623,6 +623,8 @@ describe('dashboards as code', () => {
 
 describe('links between signals, built as Grafana builds them', () => {
   const tempo = () => ds('tempo').jsonData;
+  /** overrides.defaults.metrics_generator of tempo.yaml: the generator's processors and their settings. */
+  const tempoGenerator = () => parse(read('observability/tempo/tempo.yaml')).overrides.defaults.metrics_generator;
   const traceToLogs = traceToLogsConfig;
 
   it('trace -> logs: the query for a real span is valid LogQL that filters on the trace ID, over Loki index labels', () => {
@@ -668,7 +670,55 @@ describe('links between signals, built as Grafana builds them', () => {
   it('trace -> service map and node graph read the service-graph metrics from Prometheus', () => {
     expect(tempo()['serviceMap']).toEqual({ datasourceUid: 'prometheus' });
     expect(tempo()['nodeGraph']).toEqual({ enabled: true });
-    expect(read('observability/tempo/tempo.yaml')).toMatch(/processors: \[service-graphs\]/);
+    expect(tempoGenerator().processors).toContain('service-graphs');
+  });
+
+  it("service graph in Explore: the table under the node graph reads series Tempo's generator writes, with the labels it filters on", () => {
+    // What Grafana's Tempo data source asks Prometheus for the table, whatever its settings say:
+    // rateMetric, errorRateMetric, durationMetric and defaultTableFilter, constants of
+    // public/app/plugins/datasource/tempo/graphTransform.ts (jsonData.serviceMap holds only
+    // datasourceUid and histogramType), with datasource.ts's buildExpr filling the braces.
+    const table = [
+      { where: 'rate', expr: 'topk(5, sum(rate(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER"}[5m])) by (span_name))' },
+      { where: 'error rate', expr: 'topk(5, sum(rate(traces_spanmetrics_calls_total{status_code="STATUS_CODE_ERROR",span_name=~"GET /roll"}[5m])) by (span_name))' },
+      { where: 'p90', expr: 'histogram_quantile(.9, sum(rate(traces_spanmetrics_latency_bucket{span_name=~"GET /roll"}[5m])) by (le))' },
+    ];
+    // What Tempo 3.0.3's generator writes: modules/generator/processor/spanmetrics/spanmetrics.go
+    // (metricCallsTotal, metricDurationSeconds, a histogram: _bucket), one processor name each
+    // (processor_names.go; `span-metrics` is all three); labels from intrinsic dimensions, service,
+    // span_name, span_kind and status_code on by default (config.go).
+    const written: Record<string, string[]> = {
+      'span-metrics': ['traces_spanmetrics_calls_total', 'traces_spanmetrics_latency_bucket', 'traces_spanmetrics_size_total'],
+      'span-metrics-count': ['traces_spanmetrics_calls_total'],
+      'span-metrics-latency': ['traces_spanmetrics_latency_bucket'],
+      'span-metrics-size': ['traces_spanmetrics_size_total'],
+    };
+    const generator = tempoGenerator();
+    const names = new Set(generator.processors.flatMap((p: string) => written[p] ?? []));
+    const dimensions = { service: true, span_name: true, span_kind: true, status_code: true, ...generator.processor?.span_metrics?.intrinsic_dimensions };
+    for (const { where, expr } of table) {
+      for (const metric of expr.match(/traces_\w+/g)!) expect(names, `${where}: ${metric} is written by no enabled processor of tempo.yaml`).toContain(metric);
+      for (const label of [...expr.matchAll(/(\w+)=~?"/g)].map((m) => m[1]!)) expect(dimensions[label as keyof typeof dimensions], `${where}: label ${label} is an intrinsic dimension`).toBe(true);
+    }
+    // The table shows SERVER spans: a filter may narrow the generator to them, never leave them out.
+    const policies = generator.processor?.span_metrics?.filter_policies ?? [];
+    for (const policy of policies) {
+      expect(policy.exclude, 'no exclude policy').toBeUndefined();
+      for (const a of policy.include?.attributes ?? []) expect(a, 'only a span-kind filter, on SERVER').toEqual({ key: 'kind', value: 'SPAN_KIND_SERVER' });
+    }
+    expect(promtoolRejects(table)).toEqual([]);
+  });
+
+  it("trace IDs in TraceQL tables have their 32 hex digits, as a LogQL trace_id filter needs (Tempo's left_pad_trace_ids)", () => {
+    // modules/overrides/config.go at v3.0.3: ReadOverrides.LeftPadTraceIDs, `read.left_pad_trace_ids`
+    // in the per-tenant overrides (default false), applied to search results by the query-frontend's
+    // combiner (modules/frontend/combiner/search.go). tempo.yaml uses the new overrides format.
+    const config = parse(read('observability/tempo/tempo.yaml'));
+    expect(config.overrides?.defaults, 'new-format overrides (overrides.defaults)').toBeDefined();
+    expect(config.overrides.defaults.read?.left_pad_trace_ids).toBe(true);
+    expect(config.query_frontend?.left_pad_trace_ids, 'not a query_frontend setting').toBeUndefined();
+    // The Kubernetes Tempo (tempo-distributed's values pass `overrides` to Tempo as they are) too.
+    expect(parse(read('deploy/values/tempo-distributed.yaml')).overrides.defaults.read?.left_pad_trace_ids).toBe(true);
   });
 
   it('log line -> trace: the derived field takes the trace_id Loki stores with an app log record, not another ID', () => {

@@ -5,10 +5,10 @@
 // machine's haproxy (`haproxy -c`, and a live run against stand-in replicas and a real dnsmasq) and the
 // pinned promtool on the live run's metrics.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsmasqCommand, resolvConf, resolvesTo } from '../../scripts/native/dns.ts';
@@ -28,11 +28,25 @@ const envOf = (container: any): Record<string, string> => Object.fromEntries(con
 
 const haproxyVersion = /HAProxy version (\d+\.\d+\.\d+)/.exec(spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout ?? '')?.[1];
 
-/** `haproxy -c` on a config, in the environment given (nothing of this process's but PATH). */
-function haproxyCheck(config: string, env: Record<string, string>): { status: number | null; output: string } {
+/** What the kubelet mounts at /usr/local/etc/haproxy: the ConfigMap's keys at the paths the `config` volume gives them. */
+function mountedConfig(rendered: K8sObject[]): Record<string, string> {
+  const data = one(rendered, 'ConfigMap', EDGE).data!;
+  const volume = one(rendered, 'Deployment', EDGE).spec.template.spec.volumes.find((v: { name: string }) => v.name === 'config');
+  return Object.fromEntries(volume.configMap.items.map(({ key, path }: { key: string; path: string }) => [path, data[key]!]));
+}
+
+function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+}
+
+/** `haproxy -c` on the mounted files (haproxy.cfg and its errorfiles), in the environment given (nothing of this process's but PATH). */
+function haproxyCheck(files: Record<string, string>, env: Record<string, string>): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'dice-edge-check-'));
   try {
-    writeFileSync(join(dir, 'haproxy.cfg'), config);
+    writeFiles(dir, files);
     const result = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
     return { status: result.status, output: `${result.stdout}${result.stderr}` };
   } finally {
@@ -78,13 +92,18 @@ describe.skipIf(!haproxyVersion)(`the rendered edge (haproxy -c on this machine'
     const rendered = production ? prod : objects;
     const config = one(rendered, 'ConfigMap', EDGE).data!['haproxy.cfg']!;
     expect(config).toBe(read(`${CHART}/files/haproxy.cfg`));
+    // The problem+json errorfiles, byte for byte, at errors/ beside haproxy.cfg (its `default-path config`).
+    const mounted = mountedConfig(rendered);
+    const errorfiles = readdirSync(join(ROOT, 'observability/haproxy/errors')).sort();
+    expect(Object.keys(mounted).sort()).toEqual(['haproxy.cfg', ...errorfiles.map((f) => `errors/${f}`)].sort());
+    for (const file of errorfiles) expect(mounted[`errors/${file}`], file).toBe(readFileSync(join(ROOT, 'observability/haproxy/errors', file), 'latin1'));
     const { container } = edgeOf(rendered);
     const env = envOf(container);
     // Every variable the config reads is set by the Deployment, but LISTEN_HOST, unset on purpose
     // (every interface), as in compose.
     const needed = [...new Set([...config.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!))];
     expect(needed.filter((name) => !(name in env)).sort()).toEqual(['LISTEN_HOST']);
-    const result = haproxyCheck(config, env);
+    const result = haproxyCheck(mounted, env);
     expect(result.status, result.output).toBe(0);
     expect(result.output).toContain('Configuration file is valid');
     // The slots are named as compose's servers: dice-api-1, dice-api-2, then on.
@@ -99,7 +118,7 @@ describe.skipIf(!haproxyVersion)(`the rendered edge (haproxy -c on this machine'
 
   it('a config that is not valid HAProxy fails the same check (the check can fail)', () => {
     const config = one(objects, 'ConfigMap', EDGE).data!['haproxy.cfg']!.replace('balance roundrobin', 'balance nosuchalgorithm');
-    expect(haproxyCheck(config, envOf(edgeOf(objects).container)).status).not.toBe(0);
+    expect(haproxyCheck({ ...mountedConfig(objects), 'haproxy.cfg': config }, envOf(edgeOf(objects).container)).status).not.toBe(0);
   });
 
   it('has a slot for every dice-api pod there can be: replicas or the autoscaler\'s maximum, plus the spare ones', () => {
@@ -243,13 +262,12 @@ describe.skipIf(!isRoot || !haproxyVersion)(
     beforeAll(async () => {
       binary('promtool'); // its path found now, synchronously, before the stand-ins must answer checks
       const objects = render().objects;
-      const config = one(objects, 'ConfigMap', EDGE).data!['haproxy.cfg']!;
       const env = envOf(one(objects, 'Deployment', EDGE).spec.template.spec.containers[0]);
       slots = Number(env.DICE_API_SLOTS);
       // The query string Prometheus sends for the PodMonitor's params.
       const params = one(objects, 'PodMonitor', EDGE).spec.podMetricsEndpoints[0].params as Record<string, string[]> | undefined;
       scrape = `?${new URLSearchParams(Object.entries(params ?? {}).flatMap(([k, vs]) => vs.map((v): [string, string] => [k, v])))}`;
-      writeFileSync(join(dir, 'haproxy.cfg'), config);
+      writeFiles(dir, mountedConfig(objects));
       writeFileSync(join(dir, 'hosts'), REPLICAS.map((a) => `${a} ${env.DICE_API_HEADLESS_SERVICE}\n`).join(''));
       writeFileSync(join(dir, 'resolv.conf'), resolvConf(DNS));
       for (const address of REPLICAS) {
