@@ -175,7 +175,7 @@ stop_own() {
   # Shims outlive containerd by design (live restore); ours must not outlive the tests.
   pkill -f "containerd-shim-runc-v2 .*-address $CTRD_SOCK" 2>/dev/null || true
   # Mounts dockerd leaves when killed hard: overlay layers and the netns files under exec-root.
-  grep -E " ($STATE/docker|$RUN_DIR)[^ ]* " /proc/self/mounts | cut -d' ' -f2 | sort -r | while read -r m; do
+  { grep -E " ($STATE/docker|$RUN_DIR)[^ ]* " /proc/self/mounts || true; } | cut -d' ' -f2 | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   if [[ -e "$RUN_DIR/owns-containerd-socket" ]]; then
@@ -186,7 +186,7 @@ stop_own() {
   fi
   # Bridges: docker0 and the br-<id> of each compose network whose address is in our ranges.
   local dev
-  for dev in $(ip -o -4 addr show | awk -v b="${BRIDGE_CIDR%.*}." -v p="${POOL%%.0.0/*}." '$4 ~ "^"b || $4 ~ "^"p {print $2}' | sort -u); do
+  for dev in $( (ip -o -4 addr show || true) | awk -v b="${BRIDGE_CIDR%.*}." -v p="${POOL%%.0.0/*}." '$4 ~ "^"b || $4 ~ "^"p {print $2}' | sort -u); do
     log "removing bridge $dev"
     ip link delete "$dev" 2>/dev/null || true
   done
