@@ -3,7 +3,8 @@
 // scripts/slo/exports.ts writes into rules with its own default windows; the promtool scenarios
 // that pin ours then run against both, and every scenario must come out the same, or be one of
 // the differences named in DIFFERENCES (docs/slo.md, "Against Sloth", says why ours is right).
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -53,6 +54,7 @@ afterAll(() => {
 
 /** Sloth's rules for a spec file (or a directory of them, into a directory), with extra flags. */
 function slothGenerate(input: string, out: string, ...flags: string[]) {
+  if (statSync(input).isDirectory()) mkdirSync(out, { recursive: true });
   const result = run(path(sloth), ['generate', '--no-log', '-i', input, '-o', out, ...flags]);
   expect(result.status, `sloth generate -i ${input}:\n${result.output}`).toBe(0);
 }
@@ -77,19 +79,27 @@ function neutral(file: string, ruleFiles: string[], order: string[]): TestFile {
   return { ...t, rule_files: ruleFiles, group_eval_order: order };
 }
 
-/** promtool test rules on a file; the names of the scenarios that failed (from its JUnit report). */
-function failedScenarios(testFile: string): { failed: string[]; output: string } {
+/**
+ * promtool test rules on a file; the names of the scenarios that failed (from its JUnit report).
+ * Asynchronous, so that our rules and Sloth's run side by side on two cores.
+ */
+async function failedScenarios(testFile: string): Promise<string[]> {
   const junit = `${testFile}.junit.xml`;
-  const result = run(binary('promtool'), ['test', 'rules', `--junit=${junit}`, testFile]);
+  const result = await new Promise<{ status: number | null; output: string }>((resolve, reject) => {
+    execFile(binary('promtool'), ['test', 'rules', `--junit=${junit}`, testFile], { cwd: ROOT, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') reject(error);
+      else resolve({ status: error ? (error.code as number) : 0, output: `${stdout}${stderr}` });
+    });
+  });
   const report = readFileSync(junit, 'utf8');
   const failed = [...report.matchAll(/<testcase name="([^"]*)"[^>]*>\s*<failure/g)].map((m) => m[1]!.replaceAll('&#39;', "'").replaceAll('&quot;', '"'));
   if (result.status !== 0) expect(failed.length, `promtool failed without a failing scenario:\n${result.output}`).toBeGreaterThan(0);
-  return { failed, output: result.output };
+  return failed;
 }
 
 /** Runs every scenario file against our rules and Sloth's; the scenarios whose outcome differs. */
 const OUR_RULES = ['observability/prometheus/rules/slo-recording.yml', 'observability/prometheus/rules/slo-alerts.yml'].map((f) => join(ROOT, f));
-function differential(slothRules: string, ourRules = OUR_RULES, files = SCENARIO_FILES) {
+async function differential(slothRules: string, ourRules = OUR_RULES, files = SCENARIO_FILES) {
   const rules = parse(readFileSync(slothRules, 'utf8')) as { groups: { name: string }[] };
   const slothOrder = ['sli-recordings', 'meta-recordings', 'alerts'].flatMap((kind) => rules.groups.map((g) => g.name).filter((n) => n.startsWith(`sloth-slo-${kind}-`)));
   const ourOrder = ['slo-recording-dice-api-availability', 'slo-recording-dice-api-latency', 'slo-alerts-dice-api-availability', 'slo-alerts-dice-api-latency'];
@@ -100,8 +110,7 @@ function differential(slothRules: string, ourRules = OUR_RULES, files = SCENARIO
     const slothFile = join(dir, `sloth-${file}`);
     writeFileSync(oursFile, stringify(neutral(file, ourRules, ourOrder)));
     writeFileSync(slothFile, stringify(neutral(file, [slothRules], slothOrder)));
-    const a = failedScenarios(oursFile).failed;
-    const b = failedScenarios(slothFile).failed;
+    const [a, b] = await Promise.all([failedScenarios(oursFile), failedScenarios(slothFile)]);
     ours.push(...a);
     for (const name of new Set([...a, ...b])) if (a.includes(name) !== b.includes(name)) differ[name] = a.includes(name) ? 'fails on ours only' : 'fails on Sloth only';
   }
@@ -174,15 +183,15 @@ describe.skipIf(skipped !== '')(`Sloth differential test and OpenSLO validation$
     expect(result.status, result.output).toBe(0);
   });
 
-  it('the same promtool scenarios fire our page and ticket at the same evaluation as Sloth\'s, except the named differences', () => {
+  it('the same promtool scenarios fire our page and ticket at the same evaluation as Sloth\'s, except the named differences', async () => {
     slothGenerate(join(ROOT, 'observability/slo/sloth/dice-api.yaml'), join(dir, 'sloth.yml'));
     withOurFor(join(dir, 'sloth.yml'), join(dir, 'sloth-for.yml'));
-    const { differ, ours } = differential(join(dir, 'sloth-for.yml'));
+    const { differ, ours } = await differential(join(dir, 'sloth-for.yml'));
     expect(ours, 'scenarios failing on our own rules').toEqual([]);
     expect(differ).toEqual(Object.fromEntries(Object.keys(DIFFERENCES).map((name) => [name, 'fails on Sloth only'])));
   });
 
-  it('a window or factor changed on the Sloth side (its windows catalog) makes the differential fail', () => {
+  it('a window or factor changed on the Sloth side (its windows catalog) makes the differential fail', async () => {
     // Sloth's default 30d windows, with the 14.4x page factor as 13.3x (2% of the budget in an
     // hour becomes 1.85%): its errorBudgetPercent is what sets the factor.
     const windows = join(dir, 'windows');
@@ -203,13 +212,13 @@ describe.skipIf(skipped !== '')(`Sloth differential test and OpenSLO validation$
     withOurFor(join(dir, 'sloth-mutated.yml'), join(dir, 'sloth-mutated-for.yml'));
     expect(readFileSync(join(dir, 'sloth-mutated-for.yml'), 'utf8')).toContain('13.32');
     // The page scenarios are the ones a page factor moves; one file keeps this test short.
-    const { differ } = differential(join(dir, 'sloth-mutated-for.yml'), OUR_RULES, ['slo-burn-rates-page.test.yml']);
+    const { differ } = await differential(join(dir, 'sloth-mutated-for.yml'), OUR_RULES, ['slo-burn-rates-page.test.yml']);
     const unnamed = Object.keys(differ).filter((name) => !(name in DIFFERENCES));
     expect(unnamed.length, 'a changed Sloth factor must show as scenarios that differ').toBeGreaterThan(0);
     expect(unnamed.some((name) => name.includes('14.4x over 1h/5m'))).toBe(true);
   });
 
-  it('a window or factor changed on our side (spec.yaml) makes the differential fail', () => {
+  it('a window or factor changed on our side (spec.yaml) makes the differential fail', async () => {
     const copy = scratchCopy();
     try {
       const spec = join(copy, 'observability/slo/spec.yaml');
@@ -219,7 +228,7 @@ describe.skipIf(skipped !== '')(`Sloth differential test and OpenSLO validation$
       slothGenerate(join(ROOT, 'observability/slo/sloth/dice-api.yaml'), join(dir, 'sloth-unmutated.yml'));
       withOurFor(join(dir, 'sloth-unmutated.yml'), join(dir, 'sloth-unmutated-for.yml'));
       const ours = ['slo-recording.yml', 'slo-alerts.yml'].map((f) => join(copy, 'observability/prometheus/rules', f));
-      const { differ } = differential(join(dir, 'sloth-unmutated-for.yml'), ours, ['slo-burn-rates-page.test.yml']);
+      const { differ } = await differential(join(dir, 'sloth-unmutated-for.yml'), ours, ['slo-burn-rates-page.test.yml']);
       const unnamed = Object.keys(differ).filter((name) => !(name in DIFFERENCES));
       expect(unnamed.some((name) => name.includes('6x over 6h/30m')), JSON.stringify(differ, null, 1)).toBe(true);
     } finally {
