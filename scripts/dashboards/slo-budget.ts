@@ -15,7 +15,8 @@ const periodHours = spec.period_days * 24;
 const budgetOf = (name: string) => Number((1 - sloByName(name).objective / 100).toPrecision(12));
 const runbook = (alert: string) => link(`Runbook: ${alert}`, runbookUrl(alert), true);
 const policy = link('Error-budget policy', spec.policy_url, true);
-const burnAlert = /^DiceApi\w+BudgetBurn$/;
+/** The burn alerts of every SLO (DiceApi<SLO>BudgetBurn). */
+const burnAlerts = 'DiceApi.+BudgetBurn';
 
 /** Burn rate (error ratio / budget) of every SLO over one window. */
 const burn = (window: string) =>
@@ -32,7 +33,7 @@ const app = (extra = '') => `{job="${SERVICE}", instance=~"$instance", http_rout
  * over (all requests x the budget). 1 = one label value alone spent all the budget those requests had.
  */
 const spentBy = (by: string, failed: string, all: string, budget: number) =>
-  orZeroLike(`sum by (${by}) (${failed})`, `sum by (${by}) (${all}) * 0`) + `\n/ on () group_left\n(sum(${all}) * ${budget})`;
+  `(\n${orZeroLike(`sum by (${by}) (${failed})`, `sum by (${by}) (${all})`)}\n)\n/\nscalar(sum(${all}) * ${budget})`;
 
 export function sloBudget(): dashboard.Dashboard {
   const b = spec.budget_alerts;
@@ -49,8 +50,8 @@ export function sloBudget(): dashboard.Dashboard {
     .withVariable(environmentVariable())
     .withVariable(replicaVariable())
     // Pending and firing burn alerts, marked on every graph (the pair panels in particular).
-    .annotation(promAnnotation('Burn alerts pending', `ALERTS{alertname=~"${burnAlert.source.slice(1, -1)}", alertstate="pending"}`, 'orange', '{{alertname}} ({{severity}}) pending', 'Both windows of a pair are over its threshold; it fires after for:'))
-    .annotation(promAnnotation('Burn alerts firing', `ALERTS{alertname=~"${burnAlert.source.slice(1, -1)}", alertstate="firing"}`, 'red', '{{alertname}} ({{severity}}) firing', 'Prometheus alert {{alertname}} is firing'));
+    .annotation(promAnnotation('Burn alerts pending', `ALERTS{alertname=~"${burnAlerts}", alertstate="pending"}`, 'orange', '{{alertname}} ({{severity}}) pending', 'Both windows of a pair are over its threshold; it fires after for:'))
+    .annotation(promAnnotation('Burn alerts firing', `ALERTS{alertname=~"${burnAlerts}", alertstate="firing"}`, 'red', '{{alertname}} ({{severity}}) firing', 'Prometheus alert {{alertname}} is firing'));
 
   // ---------------- the budget over the period ----------------
   board.withRow(new dashboard.RowBuilder(`Budget over the period (${period}, rolling)`));
@@ -171,14 +172,14 @@ export function sloBudget(): dashboard.Dashboard {
   board.withPanel(
     stateTimeline({
       title: 'Alert history',
-      description: `Every alert of ${SERVICE} (burn, budget, absence, replicas) over the time range: pending, then firing. Empty rows: none fired.`,
+      description: `Every alert of ${SERVICE} (burn, budget, absence, replicas) over the time range, one row for its pending time and one for its firing time. Only "Value": none was pending or firing.`,
       queries: [
         prom(
-          `max by (alertname, severity) (ALERTS{service="${SERVICE}", alertstate="firing"}) * 2\nor\nmax by (alertname, severity) (ALERTS{service="${SERVICE}", alertstate="pending"})\nor\nvector(0)`,
-          '{{alertname}} ({{severity}})',
+          `max by (alertname, severity, alertstate) (ALERTS{service="${SERVICE}"})\nor\nvector(0)`,
+          '{{alertname}} ({{severity}}) {{alertstate}}',
         ),
       ],
-      mappings: [valueText({ '0': { text: 'none', color: 'transparent' }, '1': { text: 'pending', color: 'orange' }, '2': { text: 'firing', color: 'red' } })],
+      mappings: [valueText({ '0': { text: 'none', color: 'transparent' }, '1': { text: 'on', color: 'red' } })],
       width: 24,
       links: [policy],
     }),
