@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { diceApiHealth } from './dice-api-health.ts';
 import { hostContainers } from './host-containers.ts';
+import { sloBudget } from './slo-budget.ts';
 import { telemetryPipeline } from './telemetry-pipeline.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,6 +20,7 @@ export const DASHBOARDS: { module: string; build: () => Dashboard }[] = [
   { module: 'scripts/dashboards/dice-api-health.ts', build: diceApiHealth },
   { module: 'scripts/dashboards/telemetry-pipeline.ts', build: telemetryPipeline },
   { module: 'scripts/dashboards/host-containers.ts', build: hostContainers },
+  { module: 'scripts/dashboards/slo-budget.ts', build: sloBudget },
 ];
 
 /**

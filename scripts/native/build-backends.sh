@@ -16,6 +16,10 @@
 #   compose     docker-compose (the CLI plugin, github.com/docker/compose/v5), at COMPOSE_VERSION
 #   cadvisor    cadvisor, scripts/compose/cadvisor: cAdvisor's library at CADVISOR_VERSION (its
 #               cmd module is not served by the Go proxy), for the compose stand-in image
+#   sloth       sloth (SLO rule generator; npm run test:config diffs our SLO rules against its),
+#               SLOTH_VERSION, plus oslo (OpenSLO's validator) at the version Sloth's go.mod pins;
+#               from empty Go caches 14.3 min for both on 2 cores at load average 21-30 (3.8
+#               CPU-minutes; measured 2026-12-06 with --only sloth)
 # Binaries are cached outside the repo, keyed by version:
 #   ${DICE_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dice-stack}/bin/<name>-<version>/
 # A component whose cached binaries exist and answer --version is skipped, so re-running is cheap.
@@ -35,10 +39,10 @@ BIN_DIR="$CACHE_ROOT/bin"
 LOG_DIR="$CACHE_ROOT/logs"
 TMP_ROOT="$CACHE_ROOT/tmp"
 JOBS="${DICE_STACK_BUILD_JOBS:-2}"
-ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter helm kube-validate telemetrygen engine runc compose cadvisor)
+ALL_COMPONENTS=(otelcol prometheus alertmanager node_exporter helm kube-validate telemetrygen sloth engine runc compose cadvisor)
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   cat <<EOF
 
 Options:
@@ -146,6 +150,7 @@ canon_name() { # NAME -> sets CANON
     runc) CANON=runc ;;
     compose | docker-compose) CANON=compose ;;
     cadvisor) CANON=cadvisor ;;
+    sloth) CANON=sloth ;;
     *) log "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})"; exit 2 ;;
   esac
 }
@@ -170,6 +175,7 @@ RUNC_VERSION=$(env_version RUNC_VERSION)
 COMPOSE_VERSION=$(env_version COMPOSE_VERSION)
 CADVISOR_VERSION=$(env_version CADVISOR_VERSION)
 CADVISOR_SRC="$REPO_ROOT/scripts/compose/cadvisor"
+SLOTH_VERSION=$(env_version SLOTH_VERSION)
 KUBE_VALIDATE_SRC="$REPO_ROOT/deploy/tools/kube-validate"
 # kube-validate is named after the Kubernetes release its go.mod pins (k8s.io/apimachinery v0.X.Y is
 # Kubernetes 1.X.Y); its sources and the CRD version are in its recipe hash.
@@ -189,6 +195,7 @@ comp_version() {
     runc) echo "$RUNC_VERSION" ;;
     compose) echo "$COMPOSE_VERSION" ;;
     cadvisor) echo "$CADVISOR_VERSION" ;;
+    sloth) echo "$SLOTH_VERSION" ;;
   esac
 }
 comp_dirname() { case "$1" in otelcol) echo otelcol-dice ;; *) echo "$1" ;; esac; }
@@ -200,16 +207,17 @@ comp_binaries() {
     node_exporter) echo node_exporter ;;
     engine) echo dockerd docker-proxy ;;
     compose) echo docker-compose ;;
+    sloth) echo sloth oslo ;;
     *) echo "$1" ;;
   esac
 }
-# version_args BINARY: how a binary says it works (helm has a version subcommand; telemetrygen has
+# version_args BINARY: how a binary says it works (helm and sloth have a version subcommand; telemetrygen has
 # no version at all, so --help: its version is the module version in the install dir name)
 version_args() {
   case "$1" in
     helm) echo "version --short" ;;
+    sloth | docker-compose) echo version ;;
     telemetrygen | docker-proxy | cadvisor) echo --help ;;
-    docker-compose) echo version ;;
     *) echo --version ;;
   esac
 }
@@ -528,6 +536,27 @@ build_cadvisor() {
   install_stage cadvisor "$stage"
 }
 
+build_sloth() {
+  local v=$SLOTH_VERSION src stage ov
+  src="$WORK/sloth"; stage="$WORK/stage"; mkdir -p "$stage"
+  fetch_module "github.com/slok/sloth@v$v" "$src"
+  # internal/info.Version is what `sloth version` prints (sloth's Makefile sets it the same way)
+  step "go build ./cmd/sloth (-p $JOBS)" \
+    "cd into a copy of github.com/slok/sloth@v$v and run: GOWORK=off go build -p $JOBS ./cmd/sloth"
+  (cd "$src" && run go build -p "$JOBS" -tags netgo \
+    -ldflags "$LDFLAGS_STRIP -X github.com/slok/sloth/internal/info.Version=v$v" -o "$stage/" ./cmd/sloth)
+  # oslo validates the OpenSLO exports (observability/slo/openslo/): OpenSLO's own CLI, at the
+  # version whose manifest types Sloth reads OpenSLO with, so both judge the same schema.
+  step "reading the github.com/OpenSLO/oslo version of sloth's go.mod"
+  ov=$(sed -n 's/^[[:space:]]*github\.com\/OpenSLO\/oslo \(v[0-9.]*\)$/\1/p' "$src/go.mod" | head -n 1)
+  [[ -n "$ov" ]] || { log "    ! no github.com/OpenSLO/oslo vX.Y.Z in sloth's go.mod"; false; }
+  fetch_module "github.com/OpenSLO/oslo@$ov" "$WORK/oslo"
+  step "go build ./cmd/oslo $ov (-p $JOBS)" \
+    "cd into a copy of github.com/OpenSLO/oslo@$ov and run: GOWORK=off go build -p $JOBS ./cmd/oslo"
+  (cd "$WORK/oslo" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP -X main.version=$ov" -o "$stage/" ./cmd/oslo)
+  install_stage sloth "$stage"
+}
+
 # ---------- main ----------
 SELECTED=()
 if ((${#ONLY[@]})); then
@@ -559,7 +588,8 @@ fi
 log "==> dice-stack native backends: $(go version | cut -d' ' -f3-4), cache $BIN_DIR"
 log "    versions from $ENV_FILE: otelcol $OTELCOL_VERSION, prometheus $PROMETHEUS_VERSION," \
   "alertmanager $ALERTMANAGER_VERSION, node_exporter $NODE_EXPORTER_VERSION, helm $HELM_VERSION," \
-  "kube-validate $KUBE_VALIDATE_VERSION (prometheus-operator CRDs $PROMETHEUS_OPERATOR_VERSION), telemetrygen $OTELCOL_VERSION"
+  "kube-validate $KUBE_VALIDATE_VERSION (prometheus-operator CRDs $PROMETHEUS_OPERATOR_VERSION), telemetrygen $OTELCOL_VERSION," \
+  "sloth $SLOTH_VERSION, engine (moby) $MOBY_VERSION, runc $RUNC_VERSION, compose $COMPOSE_VERSION, cadvisor $CADVISOR_VERSION"
 T_ALL=$SECONDS
 SUMMARY=()
 for c in "${SELECTED[@]}"; do

@@ -2,16 +2,30 @@
 // PrometheusRule objects for the Helm chart (deploy/helm/dice-stack/files/prometheus-rules/).
 //   node scripts/slo/generate.ts          write them
 //   node scripts/slo/generate.ts --check  fail if the committed files differ (CI)
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { renderOpenSloV1, renderOpenSloV1alpha, renderSlothSpec } from './exports.ts';
 import { serviceAlertGroups, serviceRecordingGroups, sloAlertGroups, sloRecordingGroups, validateSpec, type RuleGroup, type Spec } from './rules.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SPEC = join(ROOT, 'observability/slo/spec.yaml');
 const RULES = join(ROOT, 'observability/prometheus/rules');
 const CHART_RULES = join(ROOT, 'deploy/helm/dice-stack/files/prometheus-rules');
+/**
+ * The SLO rules at a non-default period, for promtool scenarios of the scaled windows
+ * (observability/prometheus/tests/slo-period-7d.test.yml): the same spec with period_days: 7.
+ */
+const PERIOD_TEST_DAYS = 7;
+const PERIOD_TEST_RULES = join(ROOT, `observability/prometheus/tests/period-${PERIOD_TEST_DAYS}d`);
+
+/** The SLOs in other tools' formats (scripts/slo/exports.ts), by directory. */
+export const EXPORTS = {
+  'observability/slo/openslo/v1': renderOpenSloV1,
+  'observability/slo/openslo/v1alpha': renderOpenSloV1alpha,
+  'observability/slo/sloth': renderSlothSpec,
+} as const;
 
 export function loadSpec(path = SPEC): Spec {
   return validateSpec(parse(readFileSync(path, 'utf8')) as Spec);
@@ -59,9 +73,20 @@ function main() {
   const files = [
     ...Object.entries(renderRuleFiles(spec)).map(([name, content]) => [join(RULES, name), content] as const),
     ...Object.entries(renderPrometheusRules(spec)).map(([name, content]) => [join(CHART_RULES, name), content] as const),
+    ...Object.entries(renderRuleFiles({ ...spec, period_days: PERIOD_TEST_DAYS }))
+      .filter(([name]) => name.startsWith('slo-'))
+      .map(([name, content]) => [join(PERIOD_TEST_RULES, name), content.replace('from observability/slo/spec.yaml', `from observability/slo/spec.yaml at period_days: ${PERIOD_TEST_DAYS}`)] as const),
+    ...Object.entries(EXPORTS).flatMap(([dir, render]) => Object.entries(render(spec)).map(([name, content]) => [join(ROOT, dir, name), content] as const)),
   ];
   const stale: string[] = [];
-  if (!check) mkdirSync(CHART_RULES, { recursive: true });
+  // A file left in an export directory that the spec no longer makes (a renamed SLO) is stale too.
+  for (const dir of Object.keys(EXPORTS)) {
+    const wanted = new Set(files.map(([path]) => path));
+    for (const name of existsSync(join(ROOT, dir)) ? readdirSync(join(ROOT, dir)) : []) {
+      if (!wanted.has(join(ROOT, dir, name))) stale.push(`${dir}/${name} (no longer generated: delete it)`);
+    }
+  }
+  if (!check) for (const dir of [CHART_RULES, PERIOD_TEST_RULES, ...Object.keys(EXPORTS).map((d) => join(ROOT, d))]) mkdirSync(dir, { recursive: true });
   for (const [path, content] of files) {
     if (check) {
       if (!existsSync(path) || readFileSync(path, 'utf8') !== content) stale.push(relative(ROOT, path));

@@ -49,6 +49,9 @@ export const MUTATIONS: Mutation[] = [
   { name: 'availability objective 99.5 -> 99.6', scope: 'availability .*threshold', from: 'objective: 99.5', to: 'objective: 99.6' },
   { name: 'latency objective 99 -> 98.9', scope: 'latency .*threshold', from: 'objective: 99\n', to: 'objective: 98.9\n' },
   { name: 'latency objective 99 -> 99.1', scope: 'latency .*threshold', from: 'objective: 99\n', to: 'objective: 99.1\n' },
+  // The low-traffic guard and the budget levels (slo-low-traffic.test.yml, slo-budget.test.yml).
+  ...['0', '5', '20'].map((n) => ({ name: `low-traffic guard min_failed_requests 10 -> ${n}`, scope: 'a minute:', from: 'min_failed_requests: 10', to: `min_failed_requests: ${n}` })),
+  ...['0.15', '0.45'].map((n) => ({ name: `budget low level 0.25 -> ${n}`, scope: 'the budget', from: 'low_remaining: 0.25', to: `low_remaining: ${n}` })),
 ];
 
 /** A scratch copy of what rule generation and promtool read, with node_modules linked in. */

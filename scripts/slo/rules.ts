@@ -19,6 +19,12 @@ export interface BurnRateAlert {
   burn_rate: number;
 }
 
+export interface BudgetAlerts {
+  /** Remaining fraction of the period's budget at which the low-budget ticket opens. */
+  low_remaining: number;
+  for: string;
+}
+
 export interface Spec {
   service: string;
   runbook_base: string;
@@ -26,6 +32,11 @@ export interface Spec {
   period_days: number;
   slos: SloSpec[];
   burn_rate_alerts: BurnRateAlert[];
+  /** A burn alert also needs this many failed requests in its long window (the low-traffic guard). */
+  min_failed_requests: number;
+  budget_alerts: BudgetAlerts;
+  /** Where the budget alerts point: the written policy of what the team does at each level. */
+  policy_url: string;
   alerts: {
     replica_down: { for: string; severity: string };
     telemetry_pipeline: { queue_fill_ratio: number; for: string; severity: string };
@@ -49,13 +60,43 @@ export interface RuleGroup {
 
 const DURATION = /^\d+[smhd]$/;
 
+/**
+ * The period the windows of burn_rate_alerts are written for (the SRE workbook's table 5-8).
+ * Another period scales every window by period_days / 30, rounded to the minute, and keeps the
+ * factors: the way Pyrra does it (slo/rules.go, Windows(), v0.10.1, whose base is 28 days). The
+ * budget a pair spends before it fires stays the same share of the period.
+ */
+export const WINDOWS_PERIOD_DAYS = 30;
+/**
+ * The burn alerts' `for:`. Both windows already filter blips; `for` only absorbs one evaluation
+ * of scrape jitter, so it does not scale with the period.
+ */
+export const BURN_ALERT_FOR = { page: '2m', ticket: '15m' } as const;
+/** Periods the scaling keeps sensible: at 7 days the 5m short window becomes 1m (one scrape every 15 s still gives it 4 samples). */
+export const PERIOD_DAYS_ALLOWED = { min: 7, max: 90 };
+
+const SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+export const seconds = (d: string) => Number(d.slice(0, -1)) * SECONDS[d.at(-1) as keyof typeof SECONDS];
+/** Minutes as the shortest Prometheus duration that says them exactly (1440 -> 1d, 84 -> 84m). */
+const duration = (minutes: number) => (minutes % 1440 === 0 ? `${minutes / 1440}d` : minutes % 60 === 0 ? `${minutes / 60}h` : `${minutes}m`);
+
+/** The burn-rate pairs at the spec's period: windows scaled like Pyrra's, factors unchanged. */
+export function burnRateAlerts(spec: Spec): BurnRateAlert[] {
+  if (spec.period_days === WINDOWS_PERIOD_DAYS) return spec.burn_rate_alerts;
+  const scale = (w: string) => duration(Math.max(1, Math.round((seconds(w) / 60) * (spec.period_days / WINDOWS_PERIOD_DAYS))));
+  return spec.burn_rate_alerts.map((a) => ({ ...a, long: scale(a.long), short: scale(a.short) }));
+}
+
 /** Refuses a spec that would generate wrong rules, naming the field. */
 export function validateSpec(spec: Spec): Spec {
   const fail = (field: string, why: string): never => {
     throw new Error(`observability/slo/spec.yaml: ${field} ${why}`);
   };
   if (!spec.service) fail('service', 'is required');
-  if (!(spec.period_days > 0)) fail('period_days', 'must be a positive number of days');
+  const { min, max } = PERIOD_DAYS_ALLOWED;
+  if (!(Number.isInteger(spec.period_days) && spec.period_days >= min && spec.period_days <= max)) {
+    fail('period_days', `is ${JSON.stringify(spec.period_days)}; allowed: a whole number of days from ${min} to ${max} (e.g. 7, 28, 30), whose windows are the 30-day ones scaled by period_days / 30`);
+  }
   if (!Array.isArray(spec.slos) || spec.slos.length === 0) fail('slos', 'must list at least one SLO');
   for (const [i, slo] of spec.slos.entries()) {
     if (!/^[a-z][a-z0-9-]*$/.test(slo.name ?? '')) fail(`slos[${i}].name`, 'must be lower-case words joined by -');
@@ -70,6 +111,11 @@ export function validateSpec(spec: Spec): Spec {
     if (!DURATION.test(a.long) || !DURATION.test(a.short)) fail(`burn_rate_alerts[${i}]`, 'windows must be durations like 5m, 1h, 3d');
     if (!(a.burn_rate > 0)) fail(`burn_rate_alerts[${i}].burn_rate`, 'must be positive');
   }
+  if (!(Number.isInteger(spec.min_failed_requests) && spec.min_failed_requests >= 0)) fail('min_failed_requests', 'must be a whole number (0: no low-traffic guard)');
+  const b = spec.budget_alerts;
+  if (!(b?.low_remaining > 0 && b.low_remaining < 1)) fail('budget_alerts.low_remaining', 'must be a fraction between 0 and 1');
+  if (!DURATION.test(b.for ?? '')) fail('budget_alerts.for', 'must be a duration like 5m');
+  if (!/^https?:\/\//.test(spec.policy_url ?? '')) fail('policy_url', 'must be a URL');
   return spec;
 }
 
@@ -77,11 +123,12 @@ const title = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string)
 const serviceTitle = (spec: Spec) => title(spec.service).replace(/Api$/, 'Api');
 export const burnAlertName = (spec: Spec, slo: SloSpec) => `${serviceTitle(spec)}${title(slo.name)}BudgetBurn`;
 export const absentAlertName = (spec: Spec, slo: SloSpec) => `${serviceTitle(spec)}${title(slo.name)}SLIAbsent`;
+export const budgetLowAlertName = (spec: Spec, slo: SloSpec) => `${serviceTitle(spec)}${title(slo.name)}BudgetLow`;
+export const budgetExhaustedAlertName = (spec: Spec, slo: SloSpec) => `${serviceTitle(spec)}${title(slo.name)}BudgetExhausted`;
 
 /** Every window the alerts need, shortest first. */
 function windowsOf(spec: Spec): string[] {
-  const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[d.at(-1) as 's' | 'm' | 'h' | 'd'];
-  const all = new Set(spec.burn_rate_alerts.flatMap((a) => [a.long, a.short]));
+  const all = new Set(burnRateAlerts(spec).flatMap((a) => [a.long, a.short]));
   all.add('5m');
   return [...all].sort((a, b) => seconds(a) - seconds(b));
 }
@@ -100,6 +147,13 @@ export function sloRecordingGroups(spec: Spec): RuleGroup[] {
       expr: `(${slo.errors.replaceAll('{{window}}', w)})\n/\nclamp_min(${slo.total.replaceAll('{{window}}', w)}, 1e-12)`,
       labels: { ...labels, slo_window: w },
     }));
+    // Failed requests in each long window, for the low-traffic guard: a ratio alone cannot tell
+    // 5 failures out of 60 requests from 5,000 out of 60,000.
+    if (spec.min_failed_requests > 0) {
+      for (const w of [...new Set(burnRateAlerts(spec).map((a) => a.long))]) {
+        rules.push({ record: `slo:sli_error:requests_increase${w}`, expr: `(${slo.errors.replaceAll('{{window}}', w)}) * ${seconds(w)}`, labels: { ...labels, slo_window: w } });
+      }
+    }
     const period = `${spec.period_days}d`;
     rules.push(
       {
@@ -131,14 +185,16 @@ export function sloAlertGroups(spec: Spec): RuleGroup[] {
     const sel = `{slo="${slo.name}", slo_service="${spec.service}"}`;
     const budget = 1 - slo.objective / 100;
     const name = burnAlertName(spec, slo);
-    const bySeverity = (severity: string) => spec.burn_rate_alerts.filter((a) => a.severity === severity);
+    const bySeverity = (severity: string) => burnRateAlerts(spec).filter((a) => a.severity === severity);
+    const guard = (long: string) =>
+      spec.min_failed_requests > 0 ? `\n  and\n  max without (slo_window) (slo:sli_error:requests_increase${long}${sel} >= ${spec.min_failed_requests})` : '';
     const rules: Rule[] = [];
     for (const severity of ['page', 'ticket'] as const) {
       const conditions = bySeverity(severity).map((a) => {
         const threshold = fmt(a.burn_rate * budget);
         return (
           `(\n  max without (slo_window) (slo:sli_error:ratio_rate${a.long}${sel} > ${threshold})\n` +
-          `  and\n  max without (slo_window) (slo:sli_error:ratio_rate${a.short}${sel} > ${threshold})\n)`
+          `  and\n  max without (slo_window) (slo:sli_error:ratio_rate${a.short}${sel} > ${threshold})${guard(a.long)}\n)`
         );
       });
       if (conditions.length === 0) continue;
@@ -147,19 +203,49 @@ export function sloAlertGroups(spec: Spec): RuleGroup[] {
         alert: name,
         // The value is the long window's error ratio; one alert whichever pair of windows fires.
         expr: conditions.join('\nor\n'),
-        // Both windows already filter blips; `for` only absorbs one evaluation of scrape jitter.
-        for: severity === 'page' ? '2m' : '15m',
+        for: BURN_ALERT_FOR[severity],
         labels: { severity, slo: slo.name, service: spec.service },
         annotations: {
           summary: `${spec.service} is burning its ${slo.name} error budget ${severity === 'page' ? 'fast' : 'slowly'}`,
           description:
             `The ${slo.name} SLO (${slo.objective}% over ${spec.period_days} days) is failing at {{ $value | humanizePercentage }} ` +
-            `of requests over the long window (${windows}); the budget is ${fmt(budget * 100)}%. ${slo.description}`,
+            `of requests over the long window (${windows}${spec.min_failed_requests > 0 ? `, with at least ${spec.min_failed_requests} failed requests in it` : ''}); the budget is ${fmt(budget * 100)}%. ${slo.description}`,
           runbook_url: `${spec.runbook_base}/${name}.md`,
           dashboard_url: spec.dashboard_url,
         },
       });
     }
+    // The period's budget, as the error-budget policy counts it: what it says the team does is
+    // in the policy, linked from both. Sloth's error_budget_exhausted_alert_v1 plugin has the same
+    // expression (remaining <= 0); the low level is ours.
+    const b = spec.budget_alerts;
+    const budgetAlert = (alert: string, threshold: number, summary: string, what: string): Rule => ({
+      alert,
+      expr: `slo:period_error_budget_remaining:ratio${sel} <= ${fmt(threshold)}`,
+      for: b.for,
+      labels: { severity: 'ticket', slo: slo.name, service: spec.service },
+      annotations: {
+        summary,
+        description: `{{ $value | humanizePercentage }} of the ${slo.name} error budget (${fmt(budget * 100)}% of requests over ${spec.period_days} days) is left: ${what} See the error-budget policy.`,
+        runbook_url: `${spec.runbook_base}/${alert}.md`,
+        dashboard_url: spec.dashboard_url,
+        policy_url: spec.policy_url,
+      },
+    });
+    rules.push(
+      budgetAlert(
+        budgetLowAlertName(spec, slo),
+        b.low_remaining,
+        `${spec.service} has spent most of its ${slo.name} error budget`,
+        `under ${fmt(b.low_remaining * 100)}%, the policy's warning level: releases go out only with a rollback plan, and reliability work is planned for this period.`,
+      ),
+      budgetAlert(
+        budgetExhaustedAlertName(spec, slo),
+        0,
+        `${spec.service} has exhausted its ${slo.name} error budget`,
+        'none, or less than none: by the policy, feature releases stop until the budget is positive again.',
+      ),
+    );
     rules.push({
       alert: absentAlertName(spec, slo),
       expr: `absent(${slo.absent_selector})`,

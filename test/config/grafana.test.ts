@@ -382,8 +382,8 @@ describe('dashboards as code', () => {
     expect(check.status, check.output).toBe(0);
   });
 
-  it('has the three dashboards at stable UIDs, the landing one where the alerts link', () => {
-    expect(boards.map((b) => b.uid).sort()).toEqual(['dice-api-health', 'host-containers', 'telemetry-pipeline']);
+  it('has the four dashboards at stable UIDs, the landing one where the alerts link', () => {
+    expect(boards.map((b) => b.uid).sort()).toEqual(['dice-api-health', 'dice-slo-budget', 'host-containers', 'telemetry-pipeline']);
     expect(landingUid).toBe('dice-api-health');
     expect(spec.dashboard_url).toMatch(/\/d\/dice-api-health$/);
   });

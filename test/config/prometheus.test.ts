@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ALLOWED_SIDES } from '../../apps/dice-api/src/dice/roll-query.ts';
 import { BURN_RATE_TESTS, DESIGN, DETECTION_ERROR_RATIOS, detectionTime, renderBurnRateTests } from '../../scripts/slo/burn-rate-scenarios.ts';
 import { loadSpec, renderRuleFiles } from '../../scripts/slo/generate.ts';
+import { burnRateAlerts, validateSpec } from '../../scripts/slo/rules.ts';
 import { scratchCopy } from '../../scripts/slo/mutations.ts';
 import { binary, ROOT, run } from './support/tools.ts';
 
@@ -18,8 +19,10 @@ describe('Prometheus config and rules (promtool at the pinned version)', () => {
     expect(result.output).toContain(`${ruleFiles.length} rule files found`);
   });
 
-  it('promtool check rules accepts every rule file', () => {
-    const result = run(binary('promtool'), ['check', 'rules', ...ruleFiles]);
+  it('promtool check rules accepts every rule file, and the 7-day rules the period scenarios load', () => {
+    const periodRules = readdirSync(join(ROOT, 'observability/prometheus/tests/period-7d')).map((f) => join('observability/prometheus/tests/period-7d', f));
+    expect(periodRules.length).toBe(2);
+    const result = run(binary('promtool'), ['check', 'rules', ...ruleFiles, ...periodRules]);
     expect(result.status, result.output).toBe(0);
   });
 
@@ -81,6 +84,14 @@ describe('Prometheus config and rules (promtool at the pinned version)', () => {
       expect(edited.status).toBe(1);
       expect(edited.output).toContain('observability/prometheus/rules/slo-alerts.yml');
       writeFileSync(alerts, committed);
+      // The OpenSLO and Sloth exports are checked the same way.
+      const v1 = join(dir, 'observability/slo/openslo/v1/dice-api-availability.yaml');
+      const exported = readFileSync(v1, 'utf8');
+      writeFileSync(v1, exported.replace('threshold: 14.4', 'threshold: 10'));
+      const editedExport = check();
+      expect(editedExport.status).toBe(1);
+      expect(editedExport.output).toContain('observability/slo/openslo/v1/dice-api-availability.yaml');
+      writeFileSync(v1, exported);
       const spec = join(dir, 'observability/slo/spec.yaml');
       writeFileSync(spec, readFileSync(spec, 'utf8').replace('burn_rate: 14.4', 'burn_rate: 10'));
       const stale = check();
@@ -131,6 +142,18 @@ describe('Prometheus config and rules (promtool at the pinned version)', () => {
         expect(row![4], `docs/slo.md: ${slo.name} at ${e * 100}%, page`).toMatch(new RegExp(`^${cell(detectionTime(slo, e, 'page').minutes)}\\b`));
         expect(row![5], `docs/slo.md: ${slo.name} at ${e * 100}%, ticket`).toMatch(new RegExp(`^${cell(detectionTime(slo, e, 'ticket').minutes)}\\b`));
       }
+    }
+  });
+
+  it('a period other than 7 to 90 whole days is refused, naming what is allowed; docs/slo.md gives the 28- and 7-day windows the generator scales', () => {
+    for (const days of [6, 91, 7.5, 0]) {
+      expect(() => validateSpec({ ...loadSpec(), period_days: days })).toThrow(/period_days is .*; allowed: a whole number of days from 7 to 90/);
+    }
+    const rows = readFileSync(join(ROOT, 'docs/slo.md'), 'utf8').split('\n').filter((l) => /^\| (page|ticket) [\d.]+x \|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.length).toBe(4);
+    for (const [column, days] of [[2, 30], [3, 28], [4, 7]] as const) {
+      const pairs = burnRateAlerts({ ...loadSpec(), period_days: days });
+      expect(rows.map((r) => r[column]), `docs/slo.md, ${days}-day windows`).toEqual(pairs.map((a) => `${a.long} / ${a.short}`));
     }
   });
 

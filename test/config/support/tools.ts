@@ -32,7 +32,9 @@ export type BinaryName =
   | 'node_exporter'
   | 'helm'
   | 'kube-validate'
-  | 'telemetrygen';
+  | 'telemetrygen'
+  | 'sloth'
+  | 'oslo';
 
 export function binary(name: BinaryName): string {
   if (!paths) {
@@ -44,4 +46,21 @@ export function binary(name: BinaryName): string {
   const path = paths[name];
   if (!path) throw new Error(`build-backends.sh does not provide ${name}`);
   return path;
+}
+
+/**
+ * A binary of one component, or why it is missing: for a suite that skips (with that reason) on a
+ * machine where the component is not built yet. In CI (CI=true) setup builds every component, so
+ * there it fails instead of skipping.
+ */
+export function builtBinary(component: string, name: BinaryName): { path: string } | { missing: string } {
+  const check = run('bash', ['scripts/native/build-backends.sh', '--check', '--only', component]);
+  if (check.status === 0) {
+    const listed = run('bash', ['scripts/native/build-backends.sh', '--print-paths']);
+    const line = listed.output.split('\n').find((l) => l.startsWith(`${name}=`));
+    if (line) return { path: line.slice(name.length + 1) };
+  }
+  const missing = `${component} is not built (${check.output.trim().split('\n')[0]}); run npm run setup`;
+  if (process.env['CI']) throw new Error(missing);
+  return { missing };
 }
