@@ -152,6 +152,19 @@ describe('the values files agree with each other', () => {
     expect(loki.loki.compactor.retention_enabled).toBe(true); // retention_period is only enforced then
   });
 
+  it("Tempo answers Grafana's streamed search, and as recent as compose's (stream_over_http_enabled, query_end_cutoff)", () => {
+    const compose = yaml('observability/tempo/tempo.yaml');
+    const datasources = yaml('observability/grafana/provisioning/datasources/datasources.yaml').datasources;
+    const tempoSource = datasources.find((d: { type: string }) => d.type === 'tempo');
+    // The data source streams search and metrics; Tempo answers those only with streaming over HTTP
+    // (tempo-distributed 3.3.0 values.yaml: streamOverHTTPEnabled, default false, rendered as
+    // stream_over_http_enabled in its config template).
+    expect(Object.values(tempoSource.jsonData.streamingEnabled ?? {})).toContain(true);
+    expect(compose.stream_over_http_enabled).toBe(true);
+    expect(tempo.streamOverHTTPEnabled).toBe(true);
+    expect(tempo.tempo.structuredConfig.query_frontend.query_end_cutoff).toBe(compose.query_frontend.query_end_cutoff);
+  });
+
   it("Tempo runs one block-builder and one live-store per Kafka partition (the chart's rule)", () => {
     const partitions = tempo.ingest.kafka.auto_create_topic_default_partitions;
     expect(tempo.blockBuilder.replicas).toBe(partitions);
