@@ -27,6 +27,7 @@ const CHARTS = [
   // kube-prometheus-stack's appVersion is the operator's; the Prometheus it runs is in the key-list
   // header's line "prometheus image".
   { file: 'kube-prometheus-stack.yaml', chart: 'kube-prometheus-stack', version: '88.5.3', app: undefined },
+  { file: 'kube-prometheus-stack-yours.yaml', chart: 'kube-prometheus-stack', version: '88.5.3', app: undefined },
 ];
 
 /**
@@ -150,6 +151,30 @@ describe('the values files agree with each other', () => {
     expect(windows.length).toBeGreaterThan(0);
     expect(durationSeconds(loki.loki.limits_config.retention_period)).toBeGreaterThanOrEqual(Math.max(...windows));
     expect(loki.loki.compactor.retention_enabled).toBe(true); // retention_period is only enforced then
+  });
+
+  it("kube-prometheus-stack.yaml gives its Prometheus all that kube-prometheus-stack-yours.yaml asks of the user's", () => {
+    const yours = yaml('deploy/values/kube-prometheus-stack-yours.yaml');
+    const leaves = (v: unknown, prefix: string[] = []): [string[], unknown][] =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.entries(v).flatMap(([k, c]) => leaves(c, [...prefix, k])) : [[prefix, v]];
+    const needs = leaves(yours);
+    expect(needs.map(([p]) => p.join('.'))).toEqual(
+      expect.arrayContaining(['prometheus.prometheusSpec.enableOTLPReceiver', 'prometheus.prometheusSpec.tsdb.outOfOrderTimeWindow', 'prometheus.prometheusSpec.otlp.promoteResourceAttributes']),
+    );
+    for (const [path, value] of needs) expect(path.reduce<any>((o, k) => o?.[k], kps), path.join('.')).toEqual(value);
+  });
+
+  it('the side-by-side kube-prometheus-stack takes only its own release\'s monitors and rules, and runs no second node-exporter or kube-state-metrics', () => {
+    const spec = kps.prometheus.prometheusSpec;
+    for (const k of ['ruleSelectorNilUsesHelmValues', 'serviceMonitorSelectorNilUsesHelmValues', 'podMonitorSelectorNilUsesHelmValues']) {
+      expect(spec[k] ?? true, k).toBe(true); // true (the default): selects release=<this release>
+    }
+    for (const k of ['ruleSelector', 'serviceMonitorSelector', 'podMonitorSelector']) expect(spec[k], k).toBeUndefined();
+    expect(kps.nodeExporter?.enabled).toBe(false);
+    expect(kps.kubeStateMetrics?.enabled).toBe(false);
+    // Everything ours carries that release label: the dice chart's monitors and rules.
+    const dice = yaml('deploy/helm/dice-stack/values.yaml');
+    expect(dice.monitoring.labels.release).toBe(kps.fullnameOverride);
   });
 
   it("Tempo answers Grafana's streamed search, and as recent as compose's (stream_over_http_enabled, query_end_cutoff)", () => {
