@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/prometheus/discovery/kubernetes"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/scrape"
 )
 
@@ -48,6 +49,8 @@ type input struct {
 type series struct {
 	Scrape string            `json:"scrape"`
 	Labels map[string]string `json:"labels"`
+	// Samples: the exporter's sample labels after target labels and metric_relabel_configs (dropped ones left out).
+	Samples []map[string]string `json:"samples,omitempty"`
 }
 
 func fail(format string, args ...any) {
@@ -157,7 +160,18 @@ func main() {
 							m[l.Name] = l.Value
 						}
 					})
-					out.Series = append(out.Series, series{Scrape: sc.JobName, Labels: m})
+					entry := series{Scrape: sc.JobName, Labels: m}
+					for prefix, samples := range in.Samples {
+						if !strings.HasPrefix(sc.JobName, prefix) {
+							continue
+						}
+						for _, smp := range samples {
+							if l, ok := sampleLabels(smp, res, sc); ok {
+								entry.Samples = append(entry.Samples, l)
+							}
+						}
+					}
+					out.Series = append(out.Series, entry)
 				}
 			}
 		}
@@ -168,4 +182,33 @@ func main() {
 	if err := enc.Encode(out); err != nil {
 		fail("writing output: %v", err)
 	}
+}
+
+// sampleLabels mirrors scrape/scrape.go mutateSampleLabels (honor_labels false: a target label wins,
+// the exporter's value moves to exported_<name>) followed by relabel.Process with metric_relabel_configs.
+func sampleLabels(sample map[string]string, target labels.Labels, sc *config.ScrapeConfig) (map[string]string, bool) {
+	lb := labels.NewBuilder(labels.EmptyLabels())
+	for n, v := range sample {
+		lb.Set(n, v)
+	}
+	if sc.HonorLabels {
+		target.Range(func(l labels.Label) {
+			if lb.Get(l.Name) == "" {
+				lb.Set(l.Name, l.Value)
+			}
+		})
+	} else {
+		target.Range(func(l labels.Label) {
+			if v := lb.Get(l.Name); v != "" {
+				lb.Set("exported_"+l.Name, v)
+			}
+			lb.Set(l.Name, l.Value)
+		})
+	}
+	if !relabel.ProcessBuilder(lb, sc.MetricRelabelConfigs...) {
+		return nil, false
+	}
+	m := map[string]string{}
+	lb.Labels().Range(func(l labels.Label) { m[l.Name] = l.Value })
+	return m, true
 }
