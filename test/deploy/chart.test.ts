@@ -307,9 +307,21 @@ describe('alerting and dashboards from the same sources as compose', () => {
     expect(rules.map((r) => r.metadata.name).sort()).toEqual(files.map((f) => `${RELEASE}-dice-stack-${f.replace(/\.yml$/, '')}`).sort());
     for (const file of files) {
       const rule = rules.find((r) => r.metadata.name === `${RELEASE}-dice-stack-${file.replace(/\.yml$/, '')}`)!;
-      expect(rule.spec, `PrometheusRule for ${file}`).toEqual(parse(read(`observability/prometheus/rules/${file}`)));
+      // Only compose's Grafana address differs: the default externalUrl is empty (links relative to Grafana's root).
+      const source = read(`observability/prometheus/rules/${file}`).replaceAll('http://localhost:3000', '');
+      expect(rule.spec, `PrometheusRule for ${file}`).toEqual(parse(source));
       expect(rule.metadata.labels).toMatchObject(parse(read(`${CHART}/values.yaml`)).monitoring.labels);
     }
+  });
+
+  it("no alert links to compose's localhost: the production values' dashboard links reach grafana.externalUrl", () => {
+    const prod = template(['-f', PRODUCTION]).objects.filter((o) => o.kind === 'PrometheusRule');
+    const url = parse(read(PRODUCTION)).grafana.externalUrl;
+    const text = JSON.stringify(prod.map((r) => r.spec));
+    expect(text).not.toContain('localhost');
+    const links = [...text.matchAll(/"dashboard_url":"([^"]+)"/g)].map((m) => m[1]!);
+    expect(links.length).toBeGreaterThan(0);
+    for (const l of links) expect(l.startsWith(`${url}/d/`), l).toBe(true);
   });
 
   it('one ConfigMap per committed dashboard, labelled for the sidecar, holding the JSON byte for byte', () => {

@@ -88,7 +88,7 @@ function kubernetesSeries(): Labels[] {
     // HAProxy's server-template names its slots <prefix><n>, 1..DICE_API_SLOTS (deploy/helm/dice-stack/files/haproxy.cfg).
     [`podMonitor/${NAMESPACE}/${RELEASE}-dice-stack-edge/`]: Array.from({ length: slots }, (_, i) => ({ proxy: 'dice-api', server: `dice-api-${i + 1}` })),
   };
-  const scraped = labelContract({ prometheus: { apiVersion: 'monitoring.coreos.com/v1', ...prometheus, spec: { ...prometheus.spec, version: 'v3.14.0' } }, monitors, objects, samples });
+  const scraped = labelContract({ prometheus: { ...prometheus, spec: { ...prometheus.spec, version: 'v3.14.0' } }, monitors, objects, samples });
 
   // The agents' scrape of the replicas (the chart's generated collector config, with the DaemonSet's
   // environment); each agent keeps only its node's replicas (a field selector Prometheus's discovery

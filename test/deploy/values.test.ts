@@ -177,6 +177,20 @@ describe('the values files agree with each other', () => {
     expect(dice.monitoring.labels.release).toBe(kps.fullnameOverride);
   });
 
+  it("Grafana reads one Prometheus replica consistently, and only the dice namespace's ConfigMaps (no ClusterRole over every Secret)", () => {
+    expect(kps.prometheus.service.sessionAffinity).toBe('ClientIP');
+    const dice = yaml('deploy/helm/dice-stack/values.yaml');
+    expect(grafana.rbac.namespaced).toBe(true); // grafana 12.11.1 templates/clusterrole.yaml: rules on configmaps and secrets unless namespaced
+    expect(grafana.rbac.extraClusterRoleRules).toBeUndefined();
+    for (const s of [grafana.sidecar.dashboards, grafana.sidecar.datasources]) {
+      expect(s.searchNamespace).toEqual(['dice-stack']);
+    }
+    // The folder annotation the dice chart writes is the one the sidecar reads (it needs foldersFromFilesStructure).
+    expect(grafana.sidecar.dashboards.folderAnnotation).toBe(dice.grafana.dashboards.folderAnnotation);
+    expect(grafana.sidecar.dashboards.provider.foldersFromFilesStructure).toBe(true);
+    expect(dice.grafana.serviceAccount).toEqual({ name: 'grafana', namespace: ns }); // release "grafana" names its ServiceAccount so
+  });
+
   it("Tempo answers Grafana's streamed search, and as recent as compose's (stream_over_http_enabled, query_end_cutoff)", () => {
     const compose = yaml('observability/tempo/tempo.yaml');
     const datasources = yaml('observability/grafana/provisioning/datasources/datasources.yaml').datasources;
