@@ -314,6 +314,17 @@ describe('alerting and dashboards from the same sources as compose', () => {
     }
   });
 
+  it('production: the agents run under a PriorityClass above the replicas they serve (a full node preempts a replica, not the agent)', () => {
+    const prod = template(['-f', PRODUCTION]).objects;
+    const pc = one(prod, 'PriorityClass');
+    const ds = one(prod, 'DaemonSet');
+    expect(ds.spec.template.spec.priorityClassName).toBe(pc.metadata.name);
+    const api = prod.find((o) => o.kind === 'Deployment' && o.metadata.name === API)!;
+    expect(api.spec.template.spec.priorityClassName ?? '').toBe(''); // priority 0
+    expect((pc as unknown as { value: number }).value).toBeGreaterThan(0);
+    expect(one(template().objects, 'DaemonSet').spec.template.spec.priorityClassName).toBeUndefined(); // defaults: none created
+  });
+
   it("no alert links to compose's localhost: the production values' dashboard links reach grafana.externalUrl", () => {
     const prod = template(['-f', PRODUCTION]).objects.filter((o) => o.kind === 'PrometheusRule');
     const url = parse(read(PRODUCTION)).grafana.externalUrl;
