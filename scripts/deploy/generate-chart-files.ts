@@ -83,6 +83,12 @@ export const COLLECTOR_OVERRIDES: Override[] = [
     why: "Tempo's in-cluster Service (tempo-distributed's distributor), set from values",
   },
   {
+    path: ['exporters', 'otlp_grpc/tempo', 'balancer_name'],
+    from: undefined,
+    to: 'round_robin',
+    why: "spreads each agent's spans over every Tempo distributor its dns:/// endpoint resolves (gRPC's default, pick_first, sticks to one)",
+  },
+  {
     path: ['exporters', 'otlp_http/loki', 'endpoint'],
     from: 'http://loki:3100/otlp',
     to: '${env:LOKI_OTLP_HTTP_ENDPOINT}',

@@ -115,7 +115,11 @@ describe('the values files agree with each other', () => {
   // kube-prometheus-stack templates/prometheus/service.yaml = <fullname>-prometheus, and the
   // operator names the StatefulSet's pods prometheus-<Prometheus name>-<i> under Service prometheus-operated.
   it('OTLP endpoints are the services the charts create', () => {
-    expect(endpoints.traces.otlpGrpc).toBe(`${svc(`${tempo.fullnameOverride}-distributor`)}:${tempo.traces.otlp.grpc.port}`);
+    // The headless discovery Service (templates/distributor/service-distributor-discovery.yaml), resolved
+    // by gRPC's dns resolver: every distributor pod, balanced round_robin by the agent, not one sticky connection.
+    expect(endpoints.traces.otlpGrpc).toBe(`dns:///${svc(`${tempo.fullnameOverride}-distributor-discovery`)}:${tempo.traces.otlp.grpc.port}`);
+    expect(tempo.tempo.structuredConfig.server.grpc_server_max_connection_age).toBeDefined(); // agents re-resolve
+    expect(parse(read('deploy/helm/dice-stack/files/otel-collector.yaml')).exporters['otlp_grpc/tempo'].balancer_name).toBe('round_robin');
     expect(tempo.traces.otlp.grpc.enabled).toBe(true);
     expect(endpoints.logs.otlpHttp).toBe(`http://${svc(`${loki.fullnameOverride}-gateway`)}:${loki.gateway.service.port}/otlp`);
     expect(loki.gateway.enabled).toBe(true);
@@ -228,7 +232,7 @@ describe('the values files agree with each other', () => {
       }
       const urls = [endpoints.traces.otlpGrpc, endpoints.traces.query, endpoints.logs.otlpHttp, endpoints.logs.query, endpoints.metrics.query];
       for (const u of urls) {
-        const m = /^(?:https?:\/\/)?([a-z0-9-]+)\.[^:]+:(\d+)/.exec(u)!;
+        const m = /^(?:https?:\/\/|dns:\/\/\/)?([a-z0-9-]+)\.[^:]+:(\d+)/.exec(u)!;
         expect(services.get(m[1]!), `${u}: Service ${m[1]}`).toContain(Number(m[2]));
       }
     },
