@@ -325,6 +325,20 @@ describe('alerting and dashboards from the same sources as compose', () => {
     expect(one(template().objects, 'DaemonSet').spec.template.spec.priorityClassName).toBeUndefined(); // defaults: none created
   });
 
+  it('production: NetworkPolicies let only the edge and the agents reach the API, only the API pods send OTLP to the agents', () => {
+    const prod = template(['-f', PRODUCTION]).objects;
+    const policies = prod.filter((o) => o.kind === 'NetworkPolicy');
+    expect(policies).toHaveLength(3);
+    const selectorOf = (kind: string, name: string) => prod.find((o) => o.kind === kind && o.metadata.name === name)!.spec.selector.matchLabels;
+    const api = policies.find((p) => p.metadata.name === API)!;
+    expect(api.spec.podSelector.matchLabels).toEqual(selectorOf('Deployment', API));
+    const froms = api.spec.ingress.flatMap((r: { from: { podSelector?: { matchLabels: object } }[] }) => r.from.map((f) => f.podSelector?.matchLabels));
+    expect(froms).toEqual([selectorOf('Deployment', `${RELEASE}-dice-stack-edge`), one(prod, 'DaemonSet').spec.selector.matchLabels]);
+    const agent = policies.find((p) => p.metadata.name === `${RELEASE}-dice-stack-otel-agent`)!;
+    expect(agent.spec.ingress[0].from).toEqual([{ podSelector: { matchLabels: selectorOf('Deployment', API) } }]);
+    expect(template().objects.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]); // off by default
+  });
+
   it("no alert links to compose's localhost: the production values' dashboard links reach grafana.externalUrl", () => {
     const prod = template(['-f', PRODUCTION]).objects.filter((o) => o.kind === 'PrometheusRule');
     const url = parse(read(PRODUCTION)).grafana.externalUrl;
