@@ -44,6 +44,11 @@ type input struct {
 	Prometheus monitoringv1.Prometheus `json:"prometheus"`
 	Monitors   []json.RawMessage       `json:"monitors"`
 	Objects    []json.RawMessage       `json:"objects"`
+	Config     string                  `json:"config"`
+	// Exporter labels of a sample each target of a scrape config (by job_name prefix) exposes, e.g.
+	// cAdvisor's container/pod/namespace: combined with the target's labels and put through that
+	// config's metric_relabel_configs, as the scrape loop does (scrape/scrape.go mutateSampleLabels).
+	Samples map[string][]map[string]string `json:"samples"`
 }
 
 type series struct {
