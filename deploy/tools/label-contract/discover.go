@@ -20,6 +20,10 @@ import (
 // discover runs Prometheus's pod and endpoints discoverers over the given objects and returns the
 // target groups each role yields, keyed by role.
 func discover(raw []json.RawMessage) (map[kubernetes.Role][]*targetgroup.Group, error) {
+	out := map[kubernetes.Role][]*targetgroup.Group{kubernetes.RolePod: nil, kubernetes.RoleEndpoint: nil}
+	if len(raw) == 0 {
+		return out, nil
+	}
 	var objs []runtime.Object
 	for i, r := range raw {
 		var meta metav1.TypeMeta
@@ -74,14 +78,13 @@ func discover(raw []json.RawMessage) (map[kubernetes.Role][]*targetgroup.Group, 
 	for _, inf := range []cache.SharedIndexInformer{podsForPodRole, podsForEndpoints, services, endpoints} {
 		go inf.Run(runCtx.Done())
 	}
-	out := map[kubernetes.Role][]*targetgroup.Group{}
 	for role, d := range roles {
 		ch := make(chan []*targetgroup.Group)
 		go d.Run(runCtx, ch)
 		bySource := map[string]*targetgroup.Group{}
 		// The discoverers send one group per object once their caches are synced, then nothing until
 		// an object changes: collect until they have been quiet for a while.
-		quiet := time.NewTimer(5 * time.Second)
+		quiet := time.NewTimer(2 * time.Second)
 	collect:
 		for {
 			select {
@@ -89,7 +92,7 @@ func discover(raw []json.RawMessage) (map[kubernetes.Role][]*targetgroup.Group, 
 				for _, g := range gs {
 					bySource[g.Source] = g
 				}
-				quiet.Reset(500 * time.Millisecond)
+				quiet.Reset(300 * time.Millisecond)
 			case <-quiet.C:
 				break collect
 			}

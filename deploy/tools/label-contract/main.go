@@ -196,6 +196,9 @@ func sampleLabels(sample map[string]string, target labels.Labels, sc *config.Scr
 	for n, v := range sample {
 		lb.Set(n, v)
 	}
+	// The scrape loop adds a target's labels without the internal ones (__address__, __scheme__...).
+	target = target.Copy()
+	target = labels.NewBuilder(target).Keep(nonInternal(target)...).Labels()
 	if sc.HonorLabels {
 		target.Range(func(l labels.Label) {
 			if lb.Get(l.Name) == "" {
@@ -216,4 +219,14 @@ func sampleLabels(sample map[string]string, target labels.Labels, sc *config.Scr
 	m := map[string]string{}
 	lb.Labels().Range(func(l labels.Label) { m[l.Name] = l.Value })
 	return m, true
+}
+
+func nonInternal(ls labels.Labels) []string {
+	var names []string
+	ls.Range(func(l labels.Label) {
+		if !strings.HasPrefix(l.Name, "__") {
+			names = append(names, l.Name)
+		}
+	})
+	return names
 }
