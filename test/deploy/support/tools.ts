@@ -29,6 +29,10 @@ const paths: Partial<Record<Tool, string>> = {};
 export function tool(name: Tool): string {
   const known = paths[name];
   if (known) return known;
+  // DICE_HELM, DICE_KUBE_VALIDATE, DICE_AMTOOL: a binary of the pinned version built elsewhere (e.g.
+  // while `npm run setup` is still building); CI leaves them unset.
+  const override = process.env[`DICE_${name.toUpperCase().replace('-', '_')}`];
+  if (override) return (paths[name] = override);
   const check = run('bash', ['scripts/native/build-backends.sh', '--check', '--only', COMPONENT[name]]);
   if (check.status !== 0) throw new Error(`${name} is not built:\n${check.output.trim()}`);
   const listed = run('bash', ['scripts/native/build-backends.sh', '--print-paths']);
