@@ -244,6 +244,15 @@ describe('one label contract (deploy/label-contract.yaml), from the upstream cod
     }
   });
 
+  it("every panel's otelcol_* selector names our collectors (job otel-collector), not every collector the Prometheus scrapes", () => {
+    const unscoped = dashboardQueries().queries.flatMap((q) =>
+      selectors(q.expr)
+        .filter((s) => s.metric.startsWith('otelcol_') && !s.matchers.some((m) => m.label === 'job' && m.op === '=' && m.value === 'otel-collector'))
+        .map((s) => `${q.where}: ${s.text}`),
+    );
+    expect(unscoped).toEqual([]);
+  });
+
   it.each(['compose', 'kubernetes'] as const)('every selector of every panel, variable, recording rule and alert selects series on %s', (platform) => {
     expect(emptySelectors(seriesOf(platform), platform)).toEqual([]);
   });
