@@ -100,6 +100,22 @@ export const COLLECTOR_OVERRIDES: Override[] = [
     to: '${env:PROMETHEUS_OTLP_HTTP_ENDPOINT}',
     why: "the operator-managed Prometheus's OTLP receiver (enableOTLPReceiver), set from values",
   },
+  // The file queues on the node's disk, capped in bytes rather than in requests (a request can be
+  // megabytes): 512 MiB an exporter, 2 GiB a node with the second Prometheus exporter the chart adds.
+  ...(['otlp_grpc/tempo', 'otlp_http/loki', 'otlp_http/prometheus'] as const).flatMap((exporter): Override[] => [
+    {
+      path: ['exporters', exporter, 'sending_queue', 'sizer'],
+      from: undefined,
+      to: 'bytes',
+      why: `${exporter}'s file queue is measured in bytes: its cap bounds the node's disk (compose counts requests)`,
+    },
+    {
+      path: ['exporters', exporter, 'sending_queue', 'queue_size'],
+      from: 10000,
+      to: 512 * 1024 * 1024,
+      why: `${exporter}'s file queue holds at most 512 MiB on the node's disk`,
+    },
+  ]),
 ];
 
 /** The Secret (in Alertmanager's namespace) holding the URLs our page and ticket receivers post to. */

@@ -314,6 +314,16 @@ describe('alerting and dashboards from the same sources as compose', () => {
     }
   });
 
+  it("every file-backed queue of the agent's config is capped in bytes (the node's disk), not in requests", () => {
+    const cfg = parse(read(`${CHART}/files/otel-collector.yaml`));
+    const queued = Object.entries(cfg.exporters as Record<string, { sending_queue?: { storage?: string; sizer?: string; queue_size?: number } }>).filter(([, e]) => e.sending_queue?.storage);
+    expect(queued.length).toBeGreaterThanOrEqual(3);
+    for (const [name, e] of queued) {
+      expect(e.sending_queue!.sizer, name).toBe('bytes');
+      expect(e.sending_queue!.queue_size, name).toBeLessThanOrEqual(1024 ** 3);
+    }
+  });
+
   it('production: the agents run under a PriorityClass above the replicas they serve (a full node preempts a replica, not the agent)', () => {
     const prod = template(['-f', PRODUCTION]).objects;
     const pc = one(prod, 'PriorityClass');
