@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 
@@ -56,7 +56,8 @@ export function renderChart(
   const work = join(out, `src-${name}`);
   extract(git, c.tag, `charts/${c.chart}`, work);
   const dir = join(work, c.chart);
-  const values = valueFiles.map((f) => parse(readFileSync(join(ROOT, 'deploy/values', f), 'utf8')));
+  const path = (f: string) => (isAbsolute(f) ? f : join(ROOT, 'deploy/values', f)); // absolute: a file of the caller's
+  const values = valueFiles.map((f) => parse(readFileSync(path(f), 'utf8')));
   const chartYaml = parse(readFileSync(join(dir, 'Chart.yaml'), 'utf8')) as { dependencies?: Dep[] };
   const kept: Dep[] = [];
   for (const d of chartYaml.dependencies ?? []) {
@@ -76,7 +77,7 @@ export function renderChart(
   rmSync(join(dir, 'Chart.lock'), { force: true });
   const manifest = execFileSync(
     helm,
-    ['template', c.release, dir, '--namespace', 'observability', '--kube-version', KUBE_VERSION, ...valueFiles.flatMap((f) => ['-f', join(ROOT, 'deploy/values', f)])],
+    ['template', c.release, dir, '--namespace', 'observability', '--kube-version', KUBE_VERSION, ...valueFiles.flatMap((f) => ['-f', path(f)])],
     { encoding: 'utf8', maxBuffer: 256 << 20 },
   );
   writeFileSync(join(out, `${name}.yaml`), manifest);

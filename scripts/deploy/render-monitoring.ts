@@ -4,7 +4,7 @@
 // Rendered with helm template from git mirrors of the chart repositories (scripts/deploy/render-charts.ts)
 // and committed, so that the label contract (test/deploy/label-contract.test.ts) runs offline.
 //   HELM=<helm> node scripts/deploy/render-monitoring.ts --grafana-community <git dir> --prometheus-community <git dir> [--check]
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,7 +71,11 @@ function render(): string {
   // The main path: a user's kube-prometheus-stack (chart defaults, node-exporter and kube-state-metrics
   // on) with kube-prometheus-stack-yours.yaml: only its node-exporter is taken (the host panels read it).
   const kps = CHARTS.find((c) => c.chart === 'kube-prometheus-stack')!;
-  const yours = renderChart(helm, { ...kps, release: 'yours' }, mirrors, ['kube-prometheus-stack-yours.yaml'], out, 'kps-yours');
+  // Its grafana subchart is another repository's (grafana-community): off here, it scrapes nothing we read.
+  mkdirSync(out, { recursive: true });
+  const noGrafana = join(out, 'no-grafana.yaml');
+  writeFileSync(noGrafana, 'grafana:\n  enabled: false\n');
+  const yours = renderChart(helm, { ...kps, release: 'yours' }, mirrors, ['kube-prometheus-stack-yours.yaml', noGrafana], out, 'kps-yours');
   manifests['kube-prometheus-stack (yours: node-exporter only)'] = parseAllDocuments(yours)
     .map((d) => d.toJS() as Obj)
     .filter((o) => o?.metadata?.name?.includes('node-exporter'))

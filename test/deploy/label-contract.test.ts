@@ -8,7 +8,7 @@
 // scrape.PopulateLabels applies the relabelling (deploy/tools/label-contract). Then every selector of
 // every panel, dashboard variable, recording rule and alert must select series on both platforms.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { describe, expect, it } from 'vitest';
@@ -23,10 +23,14 @@ const CONTRACT_LABELS = Object.keys(contract.labels);
 
 type Out = { config: string; series: { scrape: string; labels: Labels; samples?: Labels[] }[] };
 
+let dumped = 0;
 function labelContract(input: unknown): Out {
   const check = run('bash', ['deploy/tools/label-contract/build.sh', '--check']);
   if (check.status !== 0) throw new Error(check.output.trim());
   const bin = run('bash', ['deploy/tools/label-contract/build.sh', '--print-path']).output.trim();
+  // DICE_LABEL_CONTRACT_DUMP=<dir>: keep each input for running the tool by hand.
+  const dump = process.env.DICE_LABEL_CONTRACT_DUMP;
+  if (dump) writeFileSync(join(dump, `input-${++dumped}.json`), JSON.stringify(input, null, 1));
   const r = spawnSync(bin, [], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60_000 });
   if (r.status !== 0) throw new Error(`label-contract failed:\n${r.stderr}`);
   return JSON.parse(r.stdout) as Out;
@@ -88,7 +92,10 @@ function kubernetesSeries(): Labels[] {
     // HAProxy's server-template names its slots <prefix><n>, 1..DICE_API_SLOTS (deploy/helm/dice-stack/files/haproxy.cfg).
     [`podMonitor/${NAMESPACE}/${RELEASE}-dice-stack-edge/`]: Array.from({ length: slots }, (_, i) => ({ proxy: 'dice-api', server: `dice-api-${i + 1}` })),
   };
-  const scraped = labelContract({ prometheus: { ...prometheus, spec: { ...prometheus.spec, version: 'v3.14.0' } }, monitors, objects, samples });
+  // The API server fills in the CRD's defaults (monitoring.coreos.com_prometheuses.yaml at v0.93.1:
+  // scrapeInterval and evaluationInterval default to 30s); the image is PROMETHEUS_VERSION's.
+  const spec = { scrapeInterval: '30s', evaluationInterval: '30s', ...prometheus.spec, version: 'v3.14.0' };
+  const scraped = labelContract({ prometheus: { ...prometheus, spec }, monitors, objects, samples });
 
   // The agents' scrape of the replicas (the chart's generated collector config, with the DaemonSet's
   // environment); each agent keeps only its node's replicas (a field selector Prometheus's discovery
@@ -97,9 +104,22 @@ function kubernetesSeries(): Labels[] {
   const env = Object.fromEntries(agent.spec.template.spec.containers[0].env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
   Object.assign(env, { K8S_NAMESPACE: NAMESPACE, K8S_NODE_NAME: NODES[0] });
   const collector = parse(read('deploy/helm/dice-stack/files/otel-collector.yaml')).receivers.prometheus.config;
-  for (const sc of collector.scrape_configs) for (const sd of sc.kubernetes_sd_configs ?? []) delete sd.selectors; // server-side filters
-  const collectorText = JSON.stringify(collector).replaceAll('$$', '$').replace(/\$\{env:(\w+)\}/g, (_, n) => env[n] ?? `<unset ${n}>`);
-  const pushed = labelContract({ config: collectorText, objects: dicePods });
+  // The SD config's selectors are filters the API server applies (label and field selectors): applied
+  // here to the pods handed to discovery, then dropped from the config.
+  const subst = (v: string) => v.replace(/\$\{env:(\w+)\}/g, (_, n) => env[n] ?? `<unset ${n}>`);
+  const selected = new Set<string>();
+  for (const sc of collector.scrape_configs) {
+    for (const sd of sc.kubernetes_sd_configs ?? []) {
+      for (const sel of sd.selectors ?? []) {
+        const wanted = Object.fromEntries(subst(sel.label ?? '').split(',').filter(Boolean).map((kv: string) => kv.split('=') as [string, string]));
+        for (const p of dicePods) if (Object.entries(wanted).every(([k, v]) => p.metadata.labels?.[k] === v)) selected.add(p.metadata.name);
+      }
+      delete sd.selectors;
+    }
+  }
+  expect(selected.size, 'the agents select the API pods by label').toBeGreaterThan(0);
+  const collectorText = subst(JSON.stringify(collector).replaceAll('$$', '$'));
+  const pushed = labelContract({ config: collectorText, objects: dicePods.filter((p) => selected.has(p.metadata.name)) });
   return [...universe(scraped), ...universe(pushed)];
 }
 

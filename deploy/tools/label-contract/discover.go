@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -45,6 +46,11 @@ func discover(raw []json.RawMessage) (map[kubernetes.Role][]*targetgroup.Group, 
 			return nil, fmt.Errorf("object %d (%s): %w", i, meta.Kind, err)
 		}
 		objs = append(objs, o)
+	}
+	// client-go's fake clientset does not answer the streaming list (WatchListClient, on by default):
+	// reflectors would wait for its initial events forever. The classic LIST+WATCH it serves.
+	if err := os.Setenv("KUBE_FEATURE_WatchListClient", "false"); err != nil {
+		return nil, err
 	}
 	client := fake.NewSimpleClientset(objs...)
 	ctx := context.Background()

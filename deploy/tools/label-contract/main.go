@@ -116,6 +116,12 @@ func main() {
 			fail("generating the scrape configuration: %v", err)
 		}
 	}
+	if in.Config == "" {
+		// prometheus-config-reloader writes the config Prometheus reads with $(VAR) replaced from its
+		// environment (thanos pkg/reloader's envsubst; the operator sets SHARD and POD_NAME on it):
+		// the first shard's first replica here.
+		generated = []byte(strings.NewReplacer("$(SHARD)", "0", "$(POD_NAME)", "prometheus-"+in.Prometheus.Name+"-0").Replace(string(generated)))
+	}
 	cfg, err := config.Load(string(generated), logger)
 	if err != nil {
 		fail("Prometheus rejects the configuration: %v\n%s", err, generated)
@@ -124,6 +130,13 @@ func main() {
 	discovered, err := discover(in.Objects)
 	if err != nil {
 		fail("discovery: %v", err)
+	}
+	if os.Getenv("LABEL_CONTRACT_DEBUG") != "" {
+		for role, groups := range discovered {
+			for _, g := range groups {
+				fmt.Fprintf(os.Stderr, "%s %s: %d targets %v\n", role, g.Source, len(g.Targets), g.Labels)
+			}
+		}
 	}
 
 	out := struct {
