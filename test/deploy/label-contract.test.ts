@@ -72,12 +72,14 @@ function kubernetesSeries(): Labels[] {
   const prometheus = crs.find((o) => o.kind === 'Prometheus')!;
   const kubelet = kubeletObjects(`${prometheus.metadata.name.replace(/-prometheus$/, '')}-kubelet`);
   const objects = [...pods, ...services, ...endpointsOf(services, pods), ...kubelet];
-  // Monitors a Prometheus selects by its release label: ours (release kps) and, on the main path, the
-  // user's (release "yours", whose node-exporter the rendered file holds).
-  const release = (o: Obj) => o.metadata.labels?.release;
-  const monitors = all.filter((o) => (o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor') && ['kps', 'yours'].includes(release(o) ?? ''));
-  const sel = prometheus.spec.serviceMonitorSelector?.matchLabels;
-  expect(sel, "the side-by-side Prometheus selects monitors by release (not every team's)").toEqual({ release: 'kps' });
+  // Monitors the side-by-side Prometheus selects (its serviceMonitorSelector/podMonitorSelector
+  // matchLabels; none: every one) and, on the main path, the user's (release "yours", whose
+  // node-exporter the rendered file holds).
+  const selects = (o: Obj) => {
+    const sel = (o.kind === 'ServiceMonitor' ? prometheus.spec.serviceMonitorSelector : prometheus.spec.podMonitorSelector)?.matchLabels ?? {};
+    return Object.entries(sel).every(([k, v]) => o.metadata.labels?.[k] === v) || o.metadata.labels?.release === 'yours';
+  };
+  const monitors = all.filter((o) => (o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor') && selects(o));
 
   const edge = all.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-dice-stack-edge`)!;
   const slots = Number(edge.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'DICE_API_SLOTS').value);
@@ -245,6 +247,11 @@ describe('one label contract (deploy/label-contract.yaml), from the upstream cod
     const jobs = new Set(series.map((l) => l.job));
     for (const job of Object.keys(contract.jobs)) expect(jobs, `${platform}: job ${job} (${contract.jobs[job]![platform]})`).toContain(job);
     for (const l of series.filter((x) => Object.keys(contract.jobs).includes(x.job!))) expect(l.instance, JSON.stringify(l)).toBeTruthy();
+  });
+
+  it("the side-by-side Prometheus selects monitors and rules by its release label, not every team's", () => {
+    const prometheus = parseAllDocuments(read('deploy/values/upstream-rendered/monitoring.yaml')).map((d) => d.toJS() as Obj).find((o) => o.kind === 'Prometheus')!;
+    for (const k of ['serviceMonitorSelector', 'podMonitorSelector', 'ruleSelector']) expect(prometheus.spec[k]?.matchLabels, k).toEqual({ release: 'kps' });
   });
 
   it('on Kubernetes, a dice-api replica has one instance everywhere: its pod name (scraped, pushed, in cAdvisor)', () => {
