@@ -76,6 +76,14 @@ describe('values files of the official charts', () => {
     });
   }
 
+  it("the generated Alertmanager values (deploy/helm/kube-prometheus-stack.alertmanager.yaml) use only kube-prometheus-stack 88.5.3's keys", () => {
+    const list = loadKeyList(join(ROOT, 'deploy/values/upstream-keys/kube-prometheus-stack-88.5.3.txt'));
+    // alertmanager.config is the chart's free-form Alertmanager configuration below its listed keys (amtool checks it).
+    const fragment = yaml('deploy/helm/kube-prometheus-stack.alertmanager.yaml');
+    const { config: _config, ...rest } = fragment.alertmanager;
+    expect(unknownKeys({ alertmanager: rest }, list)).toEqual([]);
+  });
+
   it('the key check catches a misspelt or moved key (mutations of our own files)', () => {
     const kps = yaml('deploy/values/kube-prometheus-stack.yaml');
     const list = loadKeyList(join(ROOT, 'deploy/values/upstream-keys/kube-prometheus-stack-88.5.3.txt'));
