@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds label-contract (this directory: the labels a series gets on Kubernetes, from prometheus-operator
-# v0.93.1 and Prometheus v0.314.0 = 3.14.0) for `npm run test:deploy`, into the backends' cache.
+# v0.93.1 and Prometheus v0.314.0 = 3.14.0) for `npm run test:deploy`, into the backends' cache. k8s.io
+# modules at v0.37.2 and -tags netgo as kube-validate's build, so that it reuses those compiled packages.
 #   bash deploy/tools/label-contract/build.sh            build unless the binary matches these sources
 #   bash deploy/tools/label-contract/build.sh --check    exit 1 (saying what to run) if not built or stale
 #   bash deploy/tools/label-contract/build.sh --print-path
@@ -25,6 +26,6 @@ if [[ -x "$OUT" ]]; then echo "label-contract up to date: $OUT"; exit 0; fi
 mkdir -p "$(dirname "$OUT")"
 echo "building label-contract (prometheus-operator v0.93.1, prometheus v0.314.0) -> $OUT"
 start=$SECONDS
-(cd "$SRC" && GOWORK=off GOFLAGS=-mod=readonly go build -p "${DICE_STACK_BUILD_JOBS:-2}" -trimpath -o "$OUT.tmp" .)
+(cd "$SRC" && GOWORK=off GOFLAGS=-mod=readonly go build -p "${DICE_STACK_BUILD_JOBS:-2}" -tags netgo -o "$OUT.tmp" .)
 mv "$OUT.tmp" "$OUT"
 echo "built label-contract in $((SECONDS - start)) s"
