@@ -191,8 +191,8 @@ export function diceApiHealth(): dashboard.Dashboard {
   board.withPanel(
     statPanel({
       title: 'Replicas in the balancer',
-      description: 'Replicas that pass HAProxy\'s readiness check (GET /health/ready) and take traffic. One down is a ticket; both down burns the availability SLO.',
-      queries: [prom(`sum(haproxy_server_status{proxy="${SERVICE}", state="UP", server=~"$instance"})`, 'UP', { instant: true })],
+      description: 'Replicas that pass HAProxy\'s readiness check (GET /health/ready) and take traffic, whatever $instance says: HAProxy names its server slots (dice-api-1..N on Kubernetes), not replicas. One down is a ticket; both down burns the availability SLO.',
+      queries: [prom(`sum(haproxy_server_status{proxy="${SERVICE}", state="UP"})`, 'UP', { instant: true })],
       thresholds: [
         { value: null, color: 'red' },
         { value: 1, color: 'orange' },
@@ -379,7 +379,7 @@ export function diceApiHealth(): dashboard.Dashboard {
       title: 'Replica state',
       description: 'In the balancer: HAProxy\'s readiness check passes (UP). Scraped: the collector reads the replica\'s /metrics (up). A replica that is scraped but out of the balancer is draining or not ready.',
       queries: [
-        prom(`sum by (server) (haproxy_server_status{proxy="${SERVICE}", state="UP", server=~"$instance"})`, 'in balancer {{server}}'),
+        prom(`sum by (server) (haproxy_server_status{proxy="${SERVICE}", state="UP"})`, 'in balancer {{server}}'),
         prom(`max by (instance) (up${app()})`, 'scraped {{instance}}'),
       ],
       mappings: [valueText({ '0': { text: 'DOWN', color: 'red' }, '1': { text: 'UP', color: 'green' } })],

@@ -70,7 +70,7 @@ export function telemetryPipeline(): dashboard.Dashboard {
     timeSeries({
       title: 'Accepted, per signal',
       description: 'Items the collector\'s receivers accepted per second: spans and log records pushed by the replicas (otlp), metric points scraped from them (prometheus).',
-      queries: SIGNALS.map((s) => prom(`sum by (receiver) (rate(otelcol_receiver_accepted_${s.suffix}[$__rate_interval]))`, `${s.name} ({{receiver}})`)),
+      queries: SIGNALS.map((s) => prom(`sum by (receiver) (rate(otelcol_receiver_accepted_${s.suffix}{job="otel-collector"}[$__rate_interval]))`, `${s.name} ({{receiver}})`)),
       unit: 'short',
       min: 0,
     }),
@@ -80,8 +80,8 @@ export function telemetryPipeline(): dashboard.Dashboard {
       title: 'Refused and failed on receipt, per signal',
       description: 'Refused: the memory limiter pushed back (the sender retries). Failed: the receiver could not take the data. Anything above 0 means missing or late data.',
       queries: SIGNALS.flatMap((s) => [
-        prom(`sum(rate(otelcol_receiver_refused_${s.suffix}[$__rate_interval])) or vector(0)`, `refused ${s.name}`),
-        prom(`sum(rate(otelcol_receiver_failed_${s.suffix}[$__rate_interval])) or vector(0)`, `failed ${s.name}`),
+        prom(`sum(rate(otelcol_receiver_refused_${s.suffix}{job="otel-collector"}[$__rate_interval])) or vector(0)`, `refused ${s.name}`),
+        prom(`sum(rate(otelcol_receiver_failed_${s.suffix}{job="otel-collector"}[$__rate_interval])) or vector(0)`, `failed ${s.name}`),
       ]),
       unit: 'short',
       min: 0,
@@ -115,8 +115,8 @@ export function telemetryPipeline(): dashboard.Dashboard {
       queries: SIGNALS.map((s) =>
         prom(
           orZeroLike(
-            `sum by (exporter) (rate(otelcol_exporter_sent_${s.suffix}[$__rate_interval]))`,
-            `sum by (exporter) (otelcol_exporter_queue_capacity{data_type="${s.dataType}"})`,
+            `sum by (exporter) (rate(otelcol_exporter_sent_${s.suffix}{job="otel-collector"}[$__rate_interval]))`,
+            `sum by (exporter) (otelcol_exporter_queue_capacity{job="otel-collector", data_type="${s.dataType}"})`,
           ),
           `{{exporter}}`,
         ),
@@ -133,8 +133,8 @@ export function telemetryPipeline(): dashboard.Dashboard {
       queries: SIGNALS.map((s) =>
         prom(
           orZeroLike(
-            `sum by (exporter) (rate(otelcol_exporter_send_failed_${s.suffix}[$__rate_interval]))`,
-            `sum by (exporter) (otelcol_exporter_queue_capacity{data_type="${s.dataType}"})`,
+            `sum by (exporter) (rate(otelcol_exporter_send_failed_${s.suffix}{job="otel-collector"}[$__rate_interval]))`,
+            `sum by (exporter) (otelcol_exporter_queue_capacity{job="otel-collector", data_type="${s.dataType}"})`,
           ),
           `{{exporter}}`,
         ),
@@ -149,7 +149,7 @@ export function telemetryPipeline(): dashboard.Dashboard {
     timeSeries({
       title: 'Sending queue fill, by exporter',
       description: `Share of each exporter's on-disk queue in use. TelemetryExportBacklog fires above ${queueFillRatio * 100}% (dashed); at 100% new data is refused.`,
-      queries: [prom('max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity)', '{{exporter}}')],
+      queries: [prom('max by (exporter) (otelcol_exporter_queue_size{job="otel-collector"} / otelcol_exporter_queue_capacity{job="otel-collector"})', '{{exporter}}')],
       unit: 'percentunit',
       min: 0,
       max: 1,
@@ -166,8 +166,8 @@ export function telemetryPipeline(): dashboard.Dashboard {
       title: 'Sending queue size and capacity',
       description: 'Batches waiting in each exporter\'s queue, and how many it can hold.',
       queries: [
-        prom('max by (exporter) (otelcol_exporter_queue_size)', 'size {{exporter}}'),
-        prom('max by (exporter) (otelcol_exporter_queue_capacity)', 'capacity {{exporter}}'),
+        prom('max by (exporter) (otelcol_exporter_queue_size{job="otel-collector"})', 'size {{exporter}}'),
+        prom('max by (exporter) (otelcol_exporter_queue_capacity{job="otel-collector"})', 'capacity {{exporter}}'),
       ],
       unit: 'short',
       min: 0,

@@ -83,6 +83,12 @@ export const COLLECTOR_OVERRIDES: Override[] = [
     why: "Tempo's in-cluster Service (tempo-distributed's distributor), set from values",
   },
   {
+    path: ['exporters', 'otlp_grpc/tempo', 'balancer_name'],
+    from: undefined,
+    to: 'round_robin',
+    why: "spreads each agent's spans over every Tempo distributor its dns:/// endpoint resolves (gRPC's default, pick_first, sticks to one)",
+  },
+  {
     path: ['exporters', 'otlp_http/loki', 'endpoint'],
     from: 'http://loki:3100/otlp',
     to: '${env:LOKI_OTLP_HTTP_ENDPOINT}',
@@ -94,15 +100,104 @@ export const COLLECTOR_OVERRIDES: Override[] = [
     to: '${env:PROMETHEUS_OTLP_HTTP_ENDPOINT}',
     why: "the operator-managed Prometheus's OTLP receiver (enableOTLPReceiver), set from values",
   },
+  // The file queues on the node's disk, capped in bytes rather than in requests (a request can be
+  // megabytes): 512 MiB an exporter, 2 GiB a node with the second Prometheus exporter the chart adds.
+  ...(['otlp_grpc/tempo', 'otlp_http/loki', 'otlp_http/prometheus'] as const).flatMap((exporter): Override[] => [
+    {
+      path: ['exporters', exporter, 'sending_queue', 'sizer'],
+      from: undefined,
+      to: 'bytes',
+      why: `${exporter}'s file queue is measured in bytes: its cap bounds the node's disk (compose counts requests)`,
+    },
+    {
+      path: ['exporters', exporter, 'sending_queue', 'queue_size'],
+      from: 10000,
+      to: 512 * 1024 * 1024,
+      why: `${exporter}'s file queue holds at most 512 MiB on the node's disk`,
+    },
+  ]),
+];
+
+/** The Secret (in Alertmanager's namespace) holding the URLs our page and ticket receivers post to. */
+export const ALERT_RECEIVERS_SECRET = 'dice-alert-receivers';
+const SECRET_DIR = `/etc/alertmanager/secrets/${ALERT_RECEIVERS_SECRET}`; // where the operator mounts alertmanagerSpec.secrets
+
+const COMPOSE_ROUTES = [
+  { matchers: ['severity="page"'], receiver: 'page', repeat_interval: '1h' },
+  { matchers: ['severity="ticket"'], receiver: 'ticket', group_wait: '5m', group_interval: '15m', repeat_interval: '24h' },
+];
+const COMPOSE_INHIBIT = [{ source_matchers: ['severity="page"'], target_matchers: ['severity="ticket"'], equal: ['slo', 'service'] }];
+
+/**
+ * kube-prometheus-stack 88.5.3's own alertmanager.config (values.yaml; committed extract in
+ * deploy/values/upstream-defaults/) that our values would delete: Helm replaces lists, so our
+ * `routes`, `inhibit_rules` and `receivers` replace the chart's. They are restated here, and the
+ * merged result is what test/deploy/alerting.test.ts routes with amtool.
+ */
+const KPS_INHIBIT = [
+  { source_matchers: ['severity = critical'], target_matchers: ['severity =~ warning|info'], equal: ['namespace', 'alertname'] },
+  { source_matchers: ['severity = warning'], target_matchers: ['severity = info'], equal: ['namespace', 'alertname'] },
+  { source_matchers: ['alertname = InfoInhibitor'], target_matchers: ['severity = info'], equal: ['namespace'] },
+  { target_matchers: ['alertname = InfoInhibitor'] },
 ];
 
 /**
  * observability/alertmanager/alertmanager.yml -> a values fragment for kube-prometheus-stack's
- * Alertmanager (`alertmanager.config`). The routing tree and inhibitions are kept as they are (the
- * amtool-tested ones); nothing else is overridden: the receivers still name compose's alert-webhook,
- * which does not run in Kubernetes, and must be pointed at a pager in the cluster's own values.
+ * Alertmanager (`alertmanager.config`). Compose's routes and inhibition are kept (the amtool-tested
+ * ones); what a cluster adds is kube-prometheus-stack's own alerts, whose routing our lists would
+ * otherwise delete, and receivers that reach a person instead of compose's alert-webhook.
  */
-export const ALERTMANAGER_OVERRIDES: Override[] = [];
+export const ALERTMANAGER_OVERRIDES: Override[] = [
+  {
+    path: ['route', 'group_by'],
+    from: ['alertname', 'slo', 'service'],
+    to: ['alertname', 'slo', 'service', 'namespace'],
+    why: "cluster alerts (kube-prometheus-stack's) are grouped per namespace too, as that chart's default groups them",
+  },
+  {
+    path: ['route', 'routes'],
+    from: COMPOSE_ROUTES,
+    to: [
+      { matchers: ['alertname="Watchdog"'], receiver: 'null' },
+      { matchers: ['alertname="InfoInhibitor"'], receiver: 'null' },
+      { matchers: ['severity="info"'], receiver: 'null' },
+      ...COMPOSE_ROUTES,
+      { matchers: ['severity="critical"'], receiver: 'page', repeat_interval: '1h' },
+    ],
+    why: "kube-prometheus-stack's alerts: Watchdog, InfoInhibitor and info to null (the chart's default), critical pages, warning is a ticket (the root)",
+    comment:
+      ' Kubernetes (chart override): Helm replaces lists, so these routes replace kube-prometheus-stack\'s,\n' +
+      " and its Watchdog-to-null route is restated. Watchdog always fires: to be told when alerting itself is\n" +
+      ' down, send it to a dead man\'s switch (a receiver that pages when it stops hearing from it) instead of null.\n' +
+      ' Cluster alerts: critical (KubeAPIDown, ...) pages, warning falls through to the root (ticket), info is\n' +
+      ' dropped as that chart drops it.',
+  },
+  {
+    path: ['inhibit_rules'],
+    from: COMPOSE_INHIBIT,
+    to: [...COMPOSE_INHIBIT, ...KPS_INHIBIT],
+    why: "kube-prometheus-stack's four inhibitions, which our list would otherwise delete",
+    comment: " Kubernetes (chart override): kube-prometheus-stack 88.5.3's inhibitions follow ours (Helm replaces lists).",
+  },
+  {
+    path: ['receivers'],
+    from: [
+      { name: 'page', webhook_configs: [{ url: 'http://alert-webhook:9094/page', send_resolved: true }] },
+      { name: 'ticket', webhook_configs: [{ url: 'http://alert-webhook:9094/ticket', send_resolved: true }] },
+    ],
+    to: [
+      { name: 'null' },
+      { name: 'page', webhook_configs: [{ url_file: `${SECRET_DIR}/page-url`, send_resolved: true }] },
+      { name: 'ticket', webhook_configs: [{ url_file: `${SECRET_DIR}/ticket-url`, send_resolved: true }] },
+    ],
+    why: `compose's alert-webhook does not run in a cluster: page and ticket post to URLs you put in Secret ${ALERT_RECEIVERS_SECRET}`,
+    comment:
+      ` Kubernetes (chart override): the URLs of your pager and ticket system (e.g. a PagerDuty or Opsgenie\n` +
+      ` webhook), from Secret ${ALERT_RECEIVERS_SECRET} (keys page-url, ticket-url), which you create before\n` +
+      ' installing: without it the Alertmanager pods do not start. Replace a webhook with any other receiver\n' +
+      ' type here if you prefer; keep the names page and ticket, the routes use them.',
+  },
+];
 
 /** One change to haproxy.cfg, a text file: the exact lines it must find (once), what replaces them, why. */
 export interface LineOverride {
@@ -236,15 +331,13 @@ export function renderAlertmanagerValues(source = readFileSync(join(ROOT, 'obser
   const doc = parseDocument(source);
   apply(doc, ALERTMANAGER_OVERRIDES, 'observability/alertmanager/alertmanager.yml');
   dropSourceHeader(doc);
-  const out = new Document({ alertmanager: { config: null } });
+  const out = new Document({ alertmanager: { config: null, alertmanagerSpec: { secrets: [ALERT_RECEIVERS_SECRET] } } });
   out.setIn(['alertmanager', 'config'], doc.contents);
-  const overrides = ALERTMANAGER_OVERRIDES.length === 0 ? ' Overrides: none.' : ' Overrides:';
   const header =
     '# GENERATED by scripts/deploy/generate-chart-files.ts from observability/alertmanager/alertmanager.yml: do not edit.\n' +
-    "# Values for kube-prometheus-stack (-f after deploy/values/): its Alertmanager gets compose's routes and inhibitions\n" +
-    '# as they are; an AlertmanagerConfig would match only alerts labelled with its namespace, and the SLO alerts carry none.\n' +
-    `# The receivers still name compose's alert-webhook: point them at your pager and ticket system.${overrides}\n` +
-    (ALERTMANAGER_OVERRIDES.length === 0 ? '' : overrideList(ALERTMANAGER_OVERRIDES));
+    "# Values for kube-prometheus-stack (-f after deploy/values/): compose's routes and inhibition, with kube-prometheus-stack's\n" +
+    '# own restated (Helm replaces lists) and receivers reading Secret ' + ALERT_RECEIVERS_SECRET + '. Overrides:\n' +
+    overrideList(ALERTMANAGER_OVERRIDES);
   return header + out.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 

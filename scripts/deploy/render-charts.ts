@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 
@@ -40,38 +40,58 @@ function extract(git: string, rev: string, path: string, into: string) {
   execFileSync('tar', ['x', '-C', into, `--strip-components=${path.split('/').length - 1}`], { input: tar });
 }
 
+/**
+ * Renders one chart from its mirror with the given values files (paths under deploy/values/), into
+ * <out>/<name>.yaml; the chart's source is extracted under <out>/src-<name>.
+ */
+export function renderChart(
+  helm: string,
+  c: { release: string; chart: string; tag: string; mirror: string },
+  mirrors: Record<string, string>,
+  valueFiles: string[],
+  out: string,
+  name: string = c.chart,
+): string {
+  const git = mirrors[c.mirror]!;
+  const work = join(out, `src-${name}`);
+  extract(git, c.tag, `charts/${c.chart}`, work);
+  const dir = join(work, c.chart);
+  const path = (f: string) => (isAbsolute(f) ? f : join(ROOT, 'deploy/values', f)); // absolute: a file of the caller's
+  const values = valueFiles.map((f) => parse(readFileSync(path(f), 'utf8')));
+  const chartYaml = parse(readFileSync(join(dir, 'Chart.yaml'), 'utf8')) as { dependencies?: Dep[] };
+  const kept: Dep[] = [];
+  for (const d of chartYaml.dependencies ?? []) {
+    if (!d.repository) { kept.push(d); continue; } // vendored in charts/ (kube-prometheus-stack's crds)
+    const cond = d.condition?.split(',')[0];
+    const ours = cond ? values.map((v) => get(v, cond)).filter((v) => v !== undefined).at(-1) : true;
+    const enabled = cond ? (ours ?? get(parse(readFileSync(join(dir, 'values.yaml'), 'utf8')), cond)) : true;
+    if (enabled === false || enabled === undefined) { console.log(`  ${c.chart}: subchart ${d.name} disabled by ${cond}: dropped`); continue; }
+    // Enabled subchart: take it from the same mirror at its own tag (<name>-<version>).
+    const tag = `${d.name}-${d.version}`;
+    extract(git, tag, `charts/${d.name}`, join(dir, 'charts'));
+    console.log(`  ${c.chart}: subchart ${d.name} ${d.version} from ${c.mirror} tag ${tag}`);
+    kept.push(d);
+  }
+  chartYaml.dependencies = kept;
+  writeFileSync(join(dir, 'Chart.yaml'), stringify(chartYaml));
+  rmSync(join(dir, 'Chart.lock'), { force: true });
+  const manifest = execFileSync(
+    helm,
+    ['template', c.release, dir, '--namespace', 'observability', '--kube-version', KUBE_VERSION, ...valueFiles.flatMap((f) => ['-f', path(f)])],
+    { encoding: 'utf8', maxBuffer: 256 << 20 },
+  );
+  writeFileSync(join(out, `${name}.yaml`), manifest);
+  const kinds = [...manifest.matchAll(/^kind: (\w+)/gm)].length;
+  console.log(`${c.chart} ${c.tag} (${valueFiles.join(', ')}): rendered ${kinds} objects -> ${join(out, `${name}.yaml`)}`);
+  return manifest;
+}
+
 function main() {
   const helm = process.env.HELM ?? 'helm';
   const mirrors: Record<string, string> = { 'grafana-community': arg('grafana-community'), 'prometheus-community': arg('prometheus-community') };
   const out = arg('out', join(tmpdir(), 'dice-rendered-charts'));
-  const work = join(out, 'src');
   rmSync(out, { recursive: true, force: true });
-  for (const c of CHARTS) {
-    const git = mirrors[c.mirror];
-    extract(git, c.tag, `charts/${c.chart}`, work);
-    const dir = join(work, c.chart);
-    const values = parse(readFileSync(join(ROOT, 'deploy/values', c.values), 'utf8'));
-    const chartYaml = parse(readFileSync(join(dir, 'Chart.yaml'), 'utf8')) as { dependencies?: Dep[] };
-    const kept: Dep[] = [];
-    for (const d of chartYaml.dependencies ?? []) {
-      if (!d.repository) { kept.push(d); continue; } // vendored in charts/ (kube-prometheus-stack's crds)
-      const cond = d.condition?.split(',')[0];
-      const enabled = cond ? (get(values, cond) ?? get(parse(readFileSync(join(dir, 'values.yaml'), 'utf8')), cond)) : true;
-      if (enabled === false || enabled === undefined) { console.log(`  ${c.chart}: subchart ${d.name} disabled by ${cond}: dropped`); continue; }
-      // Enabled subchart: take it from the same mirror at its own tag (<name>-<version>).
-      const tag = `${d.name}-${d.version}`;
-      extract(git, tag, `charts/${d.name}`, join(dir, 'charts'));
-      console.log(`  ${c.chart}: subchart ${d.name} ${d.version} from ${c.mirror} tag ${tag}`);
-      kept.push(d);
-    }
-    chartYaml.dependencies = kept;
-    writeFileSync(join(dir, 'Chart.yaml'), stringify(chartYaml));
-    rmSync(join(dir, 'Chart.lock'), { force: true });
-    const manifest = execFileSync(helm, ['template', c.release, dir, '--namespace', 'observability', '--kube-version', KUBE_VERSION, '-f', join(ROOT, 'deploy/values', c.values)], { encoding: 'utf8', maxBuffer: 256 << 20 });
-    writeFileSync(join(out, `${c.chart}.yaml`), manifest);
-    const kinds = [...manifest.matchAll(/^kind: (\w+)/gm)].length;
-    console.log(`${c.chart} ${c.tag}: rendered ${kinds} objects -> ${join(out, `${c.chart}.yaml`)}`);
-  }
+  for (const c of CHARTS) renderChart(helm, c, mirrors, [c.values], out);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) main();

@@ -27,6 +27,7 @@ const CHARTS = [
   // kube-prometheus-stack's appVersion is the operator's; the Prometheus it runs is in the key-list
   // header's line "prometheus image".
   { file: 'kube-prometheus-stack.yaml', chart: 'kube-prometheus-stack', version: '88.5.3', app: undefined },
+  { file: 'kube-prometheus-stack-yours.yaml', chart: 'kube-prometheus-stack', version: '88.5.3', app: undefined },
 ];
 
 /**
@@ -75,6 +76,14 @@ describe('values files of the official charts', () => {
     });
   }
 
+  it("the generated Alertmanager values (deploy/helm/kube-prometheus-stack.alertmanager.yaml) use only kube-prometheus-stack 88.5.3's keys", () => {
+    const list = loadKeyList(join(ROOT, 'deploy/values/upstream-keys/kube-prometheus-stack-88.5.3.txt'));
+    // alertmanager.config is the chart's free-form Alertmanager configuration below its listed keys (amtool checks it).
+    const fragment = yaml('deploy/helm/kube-prometheus-stack.alertmanager.yaml');
+    const { config: _config, ...rest } = fragment.alertmanager;
+    expect(unknownKeys({ alertmanager: rest }, list)).toEqual([]);
+  });
+
   it('the key check catches a misspelt or moved key (mutations of our own files)', () => {
     const kps = yaml('deploy/values/kube-prometheus-stack.yaml');
     const list = loadKeyList(join(ROOT, 'deploy/values/upstream-keys/kube-prometheus-stack-88.5.3.txt'));
@@ -114,7 +123,11 @@ describe('the values files agree with each other', () => {
   // kube-prometheus-stack templates/prometheus/service.yaml = <fullname>-prometheus, and the
   // operator names the StatefulSet's pods prometheus-<Prometheus name>-<i> under Service prometheus-operated.
   it('OTLP endpoints are the services the charts create', () => {
-    expect(endpoints.traces.otlpGrpc).toBe(`${svc(`${tempo.fullnameOverride}-distributor`)}:${tempo.traces.otlp.grpc.port}`);
+    // The headless discovery Service (templates/distributor/service-distributor-discovery.yaml), resolved
+    // by gRPC's dns resolver: every distributor pod, balanced round_robin by the agent, not one sticky connection.
+    expect(endpoints.traces.otlpGrpc).toBe(`dns:///${svc(`${tempo.fullnameOverride}-distributor-discovery`)}:${tempo.traces.otlp.grpc.port}`);
+    expect(tempo.tempo.structuredConfig.server.grpc_server_max_connection_age).toBeDefined(); // agents re-resolve
+    expect(parse(read('deploy/helm/dice-stack/files/otel-collector.yaml')).exporters['otlp_grpc/tempo'].balancer_name).toBe('round_robin');
     expect(tempo.traces.otlp.grpc.enabled).toBe(true);
     expect(endpoints.logs.otlpHttp).toBe(`http://${svc(`${loki.fullnameOverride}-gateway`)}:${loki.gateway.service.port}/otlp`);
     expect(loki.gateway.enabled).toBe(true);
@@ -152,6 +165,57 @@ describe('the values files agree with each other', () => {
     expect(loki.loki.compactor.retention_enabled).toBe(true); // retention_period is only enforced then
   });
 
+  it("kube-prometheus-stack.yaml gives its Prometheus all that kube-prometheus-stack-yours.yaml asks of the user's", () => {
+    const yours = yaml('deploy/values/kube-prometheus-stack-yours.yaml');
+    const leaves = (v: unknown, prefix: string[] = []): [string[], unknown][] =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.entries(v).flatMap(([k, c]) => leaves(c, [...prefix, k])) : [[prefix, v]];
+    const needs = leaves(yours);
+    expect(needs.map(([p]) => p.join('.'))).toEqual(
+      expect.arrayContaining(['prometheus.prometheusSpec.enableOTLPReceiver', 'prometheus.prometheusSpec.tsdb.outOfOrderTimeWindow', 'prometheus.prometheusSpec.otlp.promoteResourceAttributes']),
+    );
+    for (const [path, value] of needs) expect(path.reduce<any>((o, k) => o?.[k], kps), path.join('.')).toEqual(value);
+  });
+
+  it('the side-by-side kube-prometheus-stack takes only its own release\'s monitors and rules, and runs no second node-exporter or kube-state-metrics', () => {
+    const spec = kps.prometheus.prometheusSpec;
+    for (const k of ['ruleSelectorNilUsesHelmValues', 'serviceMonitorSelectorNilUsesHelmValues', 'podMonitorSelectorNilUsesHelmValues']) {
+      expect(spec[k] ?? true, k).toBe(true); // true (the default): selects release=<this release>
+    }
+    for (const k of ['ruleSelector', 'serviceMonitorSelector', 'podMonitorSelector']) expect(spec[k], k).toBeUndefined();
+    expect(kps.nodeExporter?.enabled).toBe(false);
+    expect(kps.kubeStateMetrics?.enabled).toBe(false);
+    // Everything ours carries that release label: the dice chart's monitors and rules.
+    const dice = yaml('deploy/helm/dice-stack/values.yaml');
+    expect(dice.monitoring.labels.release).toBe(kps.fullnameOverride);
+  });
+
+  it("Grafana reads one Prometheus replica consistently, and only the dice namespace's ConfigMaps (no ClusterRole over every Secret)", () => {
+    expect(kps.prometheus.service.sessionAffinity).toBe('ClientIP');
+    const dice = yaml('deploy/helm/dice-stack/values.yaml');
+    expect(grafana.rbac.namespaced).toBe(true); // grafana 12.11.1 templates/clusterrole.yaml: rules on configmaps and secrets unless namespaced
+    expect(grafana.rbac.extraClusterRoleRules).toBeUndefined();
+    for (const s of [grafana.sidecar.dashboards, grafana.sidecar.datasources]) {
+      expect(s.searchNamespace).toEqual(['dice-stack']);
+    }
+    // The folder annotation the dice chart writes is the one the sidecar reads (it needs foldersFromFilesStructure).
+    expect(grafana.sidecar.dashboards.folderAnnotation).toBe(dice.grafana.dashboards.folderAnnotation);
+    expect(grafana.sidecar.dashboards.provider.foldersFromFilesStructure).toBe(true);
+    expect(dice.grafana.serviceAccount).toEqual({ name: 'grafana', namespace: ns }); // release "grafana" names its ServiceAccount so
+  });
+
+  it("Tempo answers Grafana's streamed search, and as recent as compose's (stream_over_http_enabled, query_end_cutoff)", () => {
+    const compose = yaml('observability/tempo/tempo.yaml');
+    const datasources = yaml('observability/grafana/provisioning/datasources/datasources.yaml').datasources;
+    const tempoSource = datasources.find((d: { type: string }) => d.type === 'tempo');
+    // The data source streams search and metrics; Tempo answers those only with streaming over HTTP
+    // (tempo-distributed 3.3.0 values.yaml: streamOverHTTPEnabled, default false, rendered as
+    // stream_over_http_enabled in its config template).
+    expect(Object.values(tempoSource.jsonData.streamingEnabled ?? {})).toContain(true);
+    expect(compose.stream_over_http_enabled).toBe(true);
+    expect(tempo.streamOverHTTPEnabled).toBe(true);
+    expect(tempo.tempo.structuredConfig.query_frontend.query_end_cutoff).toBe(compose.query_frontend.query_end_cutoff);
+  });
+
   it("Tempo runs one block-builder and one live-store per Kafka partition (the chart's rule)", () => {
     const partitions = tempo.ingest.kafka.auto_create_topic_default_partitions;
     expect(tempo.blockBuilder.replicas).toBe(partitions);
@@ -176,7 +240,7 @@ describe('the values files agree with each other', () => {
       }
       const urls = [endpoints.traces.otlpGrpc, endpoints.traces.query, endpoints.logs.otlpHttp, endpoints.logs.query, endpoints.metrics.query];
       for (const u of urls) {
-        const m = /^(?:https?:\/\/)?([a-z0-9-]+)\.[^:]+:(\d+)/.exec(u)!;
+        const m = /^(?:https?:\/\/|dns:\/\/\/)?([a-z0-9-]+)\.[^:]+:(\d+)/.exec(u)!;
         expect(services.get(m[1]!), `${u}: Service ${m[1]}`).toContain(Number(m[2]));
       }
     },

@@ -24,21 +24,21 @@ const checks: Check[] = [
   {
     name: 'exporter stalled',
     expr:
-      `count(\n  otelcol_exporter_queue_size > 0\n  unless on (exporter)\n  (\n` +
-      SIGNALS.map((s) => `    rate(otelcol_exporter_sent_${s}[5m]) > 0`).join('\n    or\n') +
+      `count(\n  otelcol_exporter_queue_size{job="otel-collector"} > 0\n  unless on (exporter)\n  (\n` +
+      SIGNALS.map((s) => `    rate(otelcol_exporter_sent_${s}{job="otel-collector"}[5m]) > 0`).join('\n    or\n') +
       `\n  )\n) or vector(0)`,
     meaning: 'A sending queue holds data and nothing has been delivered for 5 minutes: its backend is down.',
   },
   {
     name: 'sending queue filling',
-    expr: `(max(otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > bool ${queueFillRatio}) or vector(0)`,
+    expr: `(max(otelcol_exporter_queue_size{job="otel-collector"} / otelcol_exporter_queue_capacity{job="otel-collector"}) > bool ${queueFillRatio}) or vector(0)`,
     meaning: `A sending queue is over ${queueFillRatio * 100}% full (TelemetryExportBacklog): data will soon be refused.`,
   },
   {
     name: 'collector refusing or failing',
     expr:
       `(\n  ${sumOfRates(
-        SIGNALS.flatMap((s) => [`otelcol_receiver_refused_${s}`, `otelcol_receiver_failed_${s}`, `otelcol_exporter_send_failed_${s}`]),
+        SIGNALS.flatMap((s) => [`otelcol_receiver_refused_${s}{job="otel-collector"}`, `otelcol_receiver_failed_${s}{job="otel-collector"}`, `otelcol_exporter_send_failed_${s}{job="otel-collector"}`]),
         '5m',
       )}\n) > bool 0`,
     meaning: 'The collector refuses data (memory limiter), fails to receive it, or fails to send it (TelemetryRefused).',

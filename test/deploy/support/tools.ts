@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, run, type Run } from '../../config/support/tools.ts';
 
-export { ROOT, type Run };
+export { ROOT, run, type Run };
 
 // Helm keeps repositories, plugins and a cache under $HOME; its own home under the OS temp dir keeps
 // a developer's Helm set-up (or its absence) out of the results. One fixed directory, not one per
@@ -16,17 +16,24 @@ const helmEnv = {
   HELM_DATA_HOME: join(helmHome, 'data'),
 };
 
-const paths: Partial<Record<'helm' | 'kube-validate', string>> = {};
+type Tool = 'helm' | 'kube-validate' | 'amtool';
+/** The build-backends.sh component that provides each tool. */
+const COMPONENT: Record<Tool, string> = { helm: 'helm', 'kube-validate': 'kube-validate', amtool: 'alertmanager' };
+const paths: Partial<Record<Tool, string>> = {};
 
 /**
- * The pinned helm or kube-validate, as built by `npm run setup` (scripts/native/build-backends.sh).
+ * The pinned helm, kube-validate or amtool, as built by `npm run setup` (scripts/native/build-backends.sh).
  * Only the component asked for is checked, so this suite does not wait on the collector's build.
  * Tests never build: a missing or stale binary fails at once, naming the command that builds it.
  */
-function tool(name: 'helm' | 'kube-validate'): string {
+export function tool(name: Tool): string {
   const known = paths[name];
   if (known) return known;
-  const check = run('bash', ['scripts/native/build-backends.sh', '--check', '--only', name]);
+  // DICE_HELM, DICE_KUBE_VALIDATE, DICE_AMTOOL: a binary of the pinned version built elsewhere (e.g.
+  // while `npm run setup` is still building); CI leaves them unset.
+  const override = process.env[`DICE_${name.toUpperCase().replace('-', '_')}`];
+  if (override) return (paths[name] = override);
+  const check = run('bash', ['scripts/native/build-backends.sh', '--check', '--only', COMPONENT[name]]);
   if (check.status !== 0) throw new Error(`${name} is not built:\n${check.output.trim()}`);
   const listed = run('bash', ['scripts/native/build-backends.sh', '--print-paths']);
   const line = listed.output.split('\n').find((l) => l.startsWith(`${name}=`));
