@@ -147,12 +147,15 @@ build_haproxy() {
   new_context
   # As the official image: the config at /usr/local/etc/haproxy/haproxy.cfg, user haproxy, SIGUSR1
   # (soft stop) to stop. Debian's package of the pinned branch: only unstable (sid) ships 3.2, and
-  # with it a newer glibc and OpenSSL, which apt brings into this image only.
+  # with it a newer glibc and OpenSSL, which apt brings into this image only. Check-Valid-Until off:
+  # a mirror that serves a snapshot of the archive (as this project's machines have) serves an
+  # unstable Release file past its expiry date, and apt would refuse it.
   cat >"$CTX/Dockerfile" <<EOF
 FROM debian:bookworm-slim
 RUN echo 'deb http://deb.debian.org/debian sid main' >/etc/apt/sources.list.d/sid.list \\
  && printf 'Package: *\\nPin: release a=unstable\\nPin-Priority: 100\\n' >/etc/apt/preferences.d/sid \\
- && apt-get update -qq && apt-get install -y -qq --no-install-recommends -t unstable haproxy >/dev/null \\
+ && apt-get -o Acquire::Check-Valid-Until=false update -qq \\
+ && apt-get install -y -qq --no-install-recommends -t unstable haproxy >/dev/null \\
  && rm -rf /var/lib/apt/lists/* && mkdir -p /usr/local/etc/haproxy /var/lib/haproxy \\
  && chown haproxy:haproxy /var/lib/haproxy \\
  && haproxy -v | head -n 1 | grep -q 'version ${HAPROXY_VERSION%.*}\\.' \\
@@ -208,6 +211,9 @@ build_cadvisor() {
   cat >"$CTX/Dockerfile" <<EOF
 FROM busybox:$BUSYBOX_VERSION
 COPY cadvisor /usr/bin/cadvisor
+# As in the official (Alpine) image, /var/run is /run: compose mounts the host's /var/run there, and
+# cAdvisor dials /run/containerd/containerd.sock and /var/run/docker.sock.
+RUN mkdir -p /run /var && rm -rf /var/run && ln -s /run /var/run
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/cadvisor", "-logtostderr"]
 EOF
