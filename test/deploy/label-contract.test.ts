@@ -249,6 +249,20 @@ describe('one label contract (deploy/label-contract.yaml), from the upstream cod
     for (const l of series.filter((x) => Object.keys(contract.jobs).includes(x.job!))) expect(l.instance, JSON.stringify(l)).toBeTruthy();
   });
 
+  const mirrors = process.env.DICE_CHART_MIRRORS?.split(':');
+  it.skipIf(!mirrors)(
+    'deploy/values/upstream-rendered/monitoring.yaml is what the charts render with deploy/values/ now (set DICE_CHART_MIRRORS=<grafana-community>:<prometheus-community> git dirs to run)',
+    () => {
+      const r = spawnSync(process.execPath, ['scripts/deploy/render-monitoring.ts', '--grafana-community', mirrors![0]!, '--prometheus-community', mirrors![1]!, '--check'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, HELM: process.env.DICE_HELM ?? run('bash', ['scripts/native/build-backends.sh', '--print-paths']).output.match(/^helm=(.*)$/m)![1]! },
+        timeout: 120_000,
+      });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    },
+  );
+
   it("the side-by-side Prometheus selects monitors and rules by its release label, not every team's", () => {
     const prometheus = parseAllDocuments(read('deploy/values/upstream-rendered/monitoring.yaml')).map((d) => d.toJS() as Obj).find((o) => o.kind === 'Prometheus')!;
     for (const k of ['serviceMonitorSelector', 'podMonitorSelector', 'ruleSelector']) expect(prometheus.spec[k]?.matchLabels, k).toEqual({ release: 'kps' });

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"os"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	promclient "github.com/prometheus/client_golang/prometheus"

@@ -131,6 +131,7 @@ func main() {
 	if err != nil {
 		fail("discovery: %v", err)
 	}
+	// LABEL_CONTRACT_DEBUG=1: every discovered group on stderr, to see why a target is missing.
 	if os.Getenv("LABEL_CONTRACT_DEBUG") != "" {
 		for role, groups := range discovered {
 			for _, g := range groups {
