@@ -15,9 +15,13 @@ export interface Sent {
 }
 
 /** The replicas' own request counter, as the collector scrapes it (http.server.request.duration). */
-export const REQUEST_COUNTER = 'sum(http_server_request_duration_count{job="dice-api", http_route="/roll", http_request_method="GET"})';
+// HEAD, not GET: compose's traffic generator sends only GETs, so HEAD /roll has series of its own.
+// Then the counter grows by exactly these requests, and the span-metrics exemplars of its buckets
+// are theirs (with 20 GETs a second beside them, 5 GETs' exemplars were outnumbered and not found).
+export const PROBE_METHOD = 'HEAD';
+export const REQUEST_COUNTER = `sum(http_server_request_duration_count{job="dice-api", http_route="/roll", http_request_method="${PROBE_METHOD}"})`;
 /** The span-metrics histogram whose exemplars point at traces (otel-collector/config.yaml: span_metrics). */
-export const EXEMPLAR_SERIES = 'traces_span_metrics_duration_seconds_bucket{service_name="dice-api"}';
+export const EXEMPLAR_SERIES = `traces_span_metrics_duration_seconds_bucket{service_name="dice-api", http_request_method="${PROBE_METHOD}"}`;
 /** The replicas' OTLP resource service.name; Loki's `service_name` stream label. */
 export const SERVICE = 'dice-api';
 
@@ -47,10 +51,10 @@ export function describeFetchError(error: unknown, timeoutMs = REQUEST_TIMEOUT_M
   return code ?? e?.cause?.message ?? e?.message ?? String(error);
 }
 
-export async function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+export async function httpGet(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; text: string }> {
   let res: Response;
   try {
-    res = await fetch(url, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    res = await fetch(url, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (error) {
     throw new Unreachable(`${new URL(url).origin} does not answer: ${describeFetchError(error)}`);
   }
@@ -85,7 +89,7 @@ export const newTraceId = (): string => {
 };
 export const traceparent = (traceId: string) => `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 
-/** Hop 1: `count` GET /roll requests through the balancer, each under a fresh sampled trace ID. */
+/** Hop 1: `count` HEAD /roll requests through the balancer, each under a fresh sampled trace ID. */
 export async function sendThroughBalancer(lb: string, count: number): Promise<{ outcome: Outcome; sent: Sent[]; lastAt: number }> {
   const started = Date.now();
   const sent: Sent[] = [];
@@ -94,14 +98,14 @@ export async function sendThroughBalancer(lb: string, count: number): Promise<{ 
     const path = `/roll?dice=${1 + (i % 3)}&sides=20`;
     let answer: { status: number; text: string };
     try {
-      answer = await httpGet(`${lb}${path}`, { traceparent: traceparent(traceId) });
+      answer = await httpGet(`${lb}${path}`, { traceparent: traceparent(traceId) }, PROBE_METHOD);
     } catch (error) {
       return { outcome: { kind: 'error', afterMs: Date.now() - started, reason: (error as Error).message }, sent, lastAt: Date.now() };
     }
     if (answer.status !== 200) {
       const why = answer.status === 503 ? ' (no replica behind it is ready: HAProxy answers 503 then)' : '';
       return {
-        outcome: { kind: 'error', afterMs: Date.now() - started, reason: `GET ${path} answered HTTP ${answer.status}${why}: ${answer.text.trim().slice(0, 160)}` },
+        outcome: { kind: 'error', afterMs: Date.now() - started, reason: `${PROBE_METHOD} ${path} answered HTTP ${answer.status}${why}: ${answer.text.trim().slice(0, 160)}` },
         sent,
         lastAt: Date.now(),
       };
@@ -110,7 +114,7 @@ export async function sendThroughBalancer(lb: string, count: number): Promise<{ 
   }
   const shown = sent.length > 2 ? `${sent[0]!.traceId}, ${sent[1]!.traceId}, ...` : sent.map((s) => s.traceId).join(', ');
   return {
-    outcome: { kind: 'ok', afterMs: Date.now() - started, detail: `${sent.length} GET /roll answered 200 through ${lb}, trace IDs ${shown}` },
+    outcome: { kind: 'ok', afterMs: Date.now() - started, detail: `${sent.length} ${PROBE_METHOD} /roll answered 200 through ${lb}, trace IDs ${shown}` },
     sent,
     lastAt: Date.now(),
   };

@@ -51,7 +51,7 @@ describe('npm run verify', () => {
   it('names the balancer as the first broken hop when it answers 503, and says what to check', async () => {
     const r = await verify(['--lb', balancer503.url, '--prometheus', dead, '--wait', '1']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^ 1  balancer\s+FAIL .*GET \/roll\?dice=1&sides=20 answered HTTP 503 \(no replica behind it is ready/m);
+    expect(r.stdout).toMatch(/^ 1  balancer\s+FAIL .*HEAD \/roll\?dice=1&sides=20 answered HTTP 503 \(no replica behind it is ready/m);
     expect(r.stdout).toMatch(/^ 2  scraped metric\s+SKIP\s+not checked: no request went through the balancer$/m);
     expect(r.stdout).toMatch(/^ 6  alertmanager\s+FAIL .*does not answer: connection refused$/m);
     expect(r.stdout).toMatch(/^verify: FAILED at hop 1 \(balancer\): FAIL - /m);
