@@ -42,7 +42,7 @@ describe.skipIf(notNative !== '')(`npm run verify against the native stack${notN
   it('passes every hop, checking the recorder in place of Tempo and Loki and saying so', async () => {
     const { code, stdout } = await verify(recorder);
     expect(stdout).toContain(`(the OTLP recorder in ${targets.otlpRecorderDir} stands in for Tempo and Loki)`);
-    expect(row(stdout, 1)).toMatch(/^ 1  balancer\s+OK .*5 GET \/roll answered 200 through http:\/\/127\.\d+\.\d+\.1:80, trace IDs [0-9a-f]{32}, /);
+    expect(row(stdout, 1)).toMatch(/^ 1  balancer\s+OK .*5 HEAD \/roll answered 200 through http:\/\/127\.\d+\.\d+\.1:80, trace IDs [0-9a-f]{32}, /);
     expect(row(stdout, 2)).toMatch(/^ 2  scraped metric\s+(OK|SLOW) .*http_server_request_duration_count.* went from \d+ to \d+/);
     expect(row(stdout, 3)).toMatch(/^ 3  span-metrics exemplar\s+(OK|SLOW) .*exemplar with trace [0-9a-f]{32} on traces_span_metrics_duration_seconds_bucket\{http_route="\/roll"/);
     expect(row(stdout, 4)).toMatch(/^ 4  trace at the recorder\s+(OK|SLOW) .*SERVER span of all 5 traces delivered to the OTLP recorder/);
