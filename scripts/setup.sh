@@ -67,6 +67,11 @@ printf 'root: yes\n' >&2
 step "backend binaries and deployment tools (scripts/native/build-backends.sh; about 30 min from empty caches on 2 cores, seconds when cached)"
 bash scripts/native/build-backends.sh
 
+# HAProxy of compose's branch (3.2) for test/config/haproxy.test.ts: Debian ships it only in unstable,
+# unpacked with its own libraries, not installed (about 35 s the first time).
+step "HAProxy of compose's branch from Debian unstable (scripts/native/haproxy-debian.sh)"
+bash scripts/native/haproxy-debian.sh >/dev/null
+
 # The label contract of npm run test:deploy: prometheus-operator's and Prometheus's own code, so it
 # builds after kube-validate, whose k8s.io packages it reuses (about 4 min then from empty caches;
 # 11 min without them, 2026-12-06).

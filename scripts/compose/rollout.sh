@@ -20,7 +20,9 @@ say "building the dice-api image"
 dc "$@" build dice-api-1
 for replica in dice-api-1 dice-api-2; do
   say "recreating $replica (it drains first: SIGTERM, readiness fails, in-flight requests finish)"
-  dc "$@" up -d --no-deps --no-build "$replica"
+  # --force-recreate: compose compares the image of a service that builds, not of dice-api-2, which
+  # only names the tag; without it dice-api-2 kept running the old image.
+  dc "$@" up -d --no-deps --no-build --force-recreate "$replica"
   id=$(dc "$@" ps -q "$replica")
   t0=$SECONDS
   until [[ "$(docker inspect --format '{{.State.Health.Status}}' "$id")" == healthy ]]; do
