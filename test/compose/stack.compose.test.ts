@@ -198,10 +198,11 @@ describe('operating it', () => {
   });
 
   it('a rollout of a code change (scripts/compose/rollout.sh) fails no request at 20 req/s', async () => {
-    // A change to the image's sources: a file in the build context, removed afterwards.
-    const marker = join(ROOT, 'apps/dice-api/src/compose-test-change.txt');
-    writeFileSync(marker, `changed at ${new Date().toISOString()}\n`);
-    const imageBefore = containers().get('dice-api-2')!.Image;
+    // A change to the code: a module the build compiles into dist/ (so the runtime image changes),
+    // which nothing imports; removed afterwards.
+    const marker = join(ROOT, 'apps/dice-api/src/compose-test-change.ts');
+    writeFileSync(marker, `export const changedAt = '${new Date().toISOString()}';\n`);
+    const imagesBefore = ['dice-api-1', 'dice-api-2'].map((n) => containers().get(n)!.Image);
     try {
       const { result, sent, failed } = await steadyTraffic(20, () => run('bash', [join(ROOT, 'scripts/compose/rollout.sh')], { prefix: 'rollout' }));
       console.log(`rollout: ${sent} requests, ${failed.length} failed, ${result.seconds.toFixed(0)} s`);
@@ -210,7 +211,10 @@ describe('operating it', () => {
     } finally {
       rmSync(marker, { force: true });
     }
-    expect(containers().get('dice-api-2')!.Image).not.toBe(imageBefore);
+    // Both replicas run the new image, the same one.
+    const after = ['dice-api-1', 'dice-api-2'].map((n) => containers().get(n)!.Image);
+    expect(after[0]).not.toBe(imagesBefore[0]);
+    expect(after[1]).toBe(after[0]);
   });
 
   it('a replica at saturation for 60 s stays inside its mem_limit, not OOM-killed', async () => {
