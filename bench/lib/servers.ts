@@ -1,9 +1,9 @@
 // The servers under test, each started pinned with taskset (the pid is the server's: taskset
 // execs it), with its output in a log file, and stopped by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { composeReplicaEnv, replicaNodeArgs } from '../../scripts/native/replica-env.ts';
+import { composeReplicaEnv, replicaMemLimitBytes, replicaNodeArgs } from '../../scripts/native/replica-env.ts';
 import { FLASK_DIR, type FlaskVenv } from './flask-venv.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -115,7 +115,16 @@ export async function startServer(spec: ServerSpec, context: ServerContext): Pro
     ];
     ready = `http://${context.host}:${port}/`;
   }
+  // A Node server runs in a memory cgroup of compose's mem_limit, as in its container: V8 sizes its
+  // heap from the cgroup (and the image's --max-old-space-size applies), so the report's RSS is the
+  // container's. The shell joins the cgroup, then execs taskset, which execs the server: one pid.
+  const cgroup = spec.kind === 'node' ? memoryCgroup(spec.name, replicaMemLimitBytes(spec.root)) : undefined;
+  if (cgroup) {
+    args = ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$@"`, 'sh', command, ...args];
+    command = 'sh';
+  }
   const child = spawn(command, args, { cwd: spec.root ?? ROOT, env, stdio: ['ignore', out, out] });
+  if (cgroup) child.once('exit', () => setTimeout(() => removeCgroup(cgroup), 100));
   closeSync(out);
   const started = Date.now();
   while (Date.now() - started < 60_000) {
@@ -140,6 +149,29 @@ export async function stopServer(server: RunningServer): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * A cgroup v1 memory cgroup limited to `bytes` (the machines this runs on have v1: see the README's
+ * machine notes); undefined, with the server then unlimited, where there is none to create.
+ */
+function memoryCgroup(name: string, bytes: number): string | undefined {
+  const dir = `/sys/fs/cgroup/memory/dice-bench-${name.replace(/[^\w.-]/g, '_')}-${process.pid}`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'memory.limit_in_bytes'), String(bytes));
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+function removeCgroup(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still has a process (a grandchild); the next run's name differs by pid
+  }
 }
 
 export function tail(file: string, lines = 20): string {

@@ -31,3 +31,13 @@ export function replicaNodeArgs(root = join(import.meta.dirname, '..', '..')): s
   }
   return argv.slice(1) as string[];
 }
+
+/** compose's `mem_limit` of a replica (x-dice-api of `root`'s docker-compose.yml), in bytes. */
+export function replicaMemLimitBytes(root = join(import.meta.dirname, '..', '..')): number {
+  const file = join(root, 'docker-compose.yml');
+  const limit = (parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>> | null)?.['x-dice-api']?.['mem_limit'];
+  const m = /^(\d+)([kmg])?$/i.exec(String(limit ?? ''));
+  if (!m) throw new Error(`${file}: x-dice-api has no mem_limit like 256m (got ${String(limit)})`);
+  const unit = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[(m[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 1;
+  return Number(m[1]) * unit;
+}
