@@ -338,7 +338,8 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
       '',
       `**How:** each server on its own loopback address, pinned with \`taskset -c 1\`; the load generator pinned to core 0, and so is the ` +
         'whole native stack during these runs (collector, Prometheus, HAProxy, the stack\'s replicas), so that core 1 is the server\'s ' +
-        '(other people\'s work on the machine still shares both cores). ' +
+        '(other people\'s work on the machine still shares both cores). Each Node server runs in a memory cgroup of the replicas\' ' +
+        '`mem_limit` in docker-compose.yml, as in its container, so V8 sizes its heap as it does there. ' +
         `Saturation: autocannon ${s.connections} connections, a separate process, closed loop; latency in whole milliseconds, as autocannon reports it. ` +
         `Fixed rates: \`bench/lib/paced-load.ts\`, a separate process, open loop at ${s.moderateRate}, ${s.highRate} and ${s.peakRate} req/s (the last uninstrumented and instrumented only) over ${s.pacedConnections} keep-alive connections, ` +
         'latency in microseconds from the moment the generator sends a request to the end of its response (waiting for a free socket counts). ' +
