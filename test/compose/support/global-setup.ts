@@ -59,7 +59,10 @@ export async function setup(project: TestProject) {
 
   log(`removing what an earlier run of project ${PROJECT} left (containers, networks, volumes, built images)`);
   await compose(['down', '--volumes', '--remove-orphans', '--rmi', 'local', '--timeout', '5'], { quiet: true });
+  // Build caches of both builders: BuildKit's, and the classic builder's, which is its dangling
+  // intermediate images. The stand-in images are tagged, so they stay, as pulled images would.
   docker(['builder', 'prune', '--all', '--force']);
+  docker(['image', 'prune', '--force']);
 
   log('docker compose up --build --wait (first run: builds dice-api and traffic)');
   // The engine's own record of when each container started, turned healthy and exited: the
