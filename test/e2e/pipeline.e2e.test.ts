@@ -215,7 +215,7 @@ describe.skipIf(noRecorder !== '')(`what the collector delivers toward Tempo and
     // export alone is ~5 MiB, as an SDK's batch of hostile requests can be. Unless the collector
     // splits its batches toward Tempo by bytes, one exceeds the edge's 4 MiB and is refused whole,
     // without a retry.
-    const failedBefore = sumOf(await scrape(endpoints.collectorMetrics), 'otelcol_exporter_send_failed_spans', { exporter: 'otlp_grpc/tempo' });
+    const failedBefore = sumOf(await scrape(targets.collectorMetrics ?? endpoints.collectorMetrics), 'otelcol_exporter_send_failed_spans', { exporter: 'otlp_grpc/tempo' });
     const traceIds: string[] = [];
     const exportOf = () => ({
       resourceSpans: [
@@ -253,7 +253,7 @@ describe.skipIf(noRecorder !== '')(`what the collector delivers toward Tempo and
     await waitFor(`all ${traceIds.length} large spans at the Tempo edge`, async () => {
       const delivered = new Set(recorded().spans.filter((x) => x.service === 'e2e-large-spans').map((x) => x.traceId));
       const missing = traceIds.filter((id) => !delivered.has(id));
-      const failed = sumOf(await scrape(endpoints.collectorMetrics), 'otelcol_exporter_send_failed_spans', { exporter: 'otlp_grpc/tempo' }) - failedBefore;
+      const failed = sumOf(await scrape(targets.collectorMetrics ?? endpoints.collectorMetrics), 'otelcol_exporter_send_failed_spans', { exporter: 'otlp_grpc/tempo' }) - failedBefore;
       if (failed > 0) throw new Error(`the collector failed to send ${failed} spans toward Tempo (its log says why); ${missing.length} missing`);
       if (missing.length > 0) throw new Error(`${missing.length} of ${traceIds.length} missing`);
       return true;

@@ -112,6 +112,7 @@ function provideTargets(project: TestProject, firstUpSeconds: number) {
     alertmanager: at('alertmanager', 9093),
     alertWebhook: at('alert-webhook', 9094),
     collectorOtlp: at('otel-collector', 4318),
+    collectorMetrics: at('otel-collector', 8888, '/metrics'),
     otlpRecorderDir: recorderDir,
     collectorLog,
     absent: {

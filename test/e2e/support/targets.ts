@@ -25,6 +25,8 @@ export interface Targets {
   otlpRecorderDir?: string;
   /** The collector's OTLP/HTTP receiver, to send it spans that no request of the app could make. */
   collectorOtlp?: string;
+  /** The collector's own metrics (/metrics on :8888); natively the stack's endpoint. */
+  collectorMetrics?: string;
   /** Why a backend is absent, by name. */
   absent: Record<string, string>;
 }
