@@ -150,28 +150,24 @@ EOF
     "$(DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$DOCKER_CONFIG_DIR" docker compose version)"
 }
 
+# stop_process NAME PIDFILE SECONDS: SIGTERM, up to SECONDS for it to exit, then SIGKILL.
+stop_process() {
+  local name=$1 pidfile=$2 seconds=$3 pid
+  [[ -e "$pidfile" ]] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 $((seconds * 2))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && { log "$name still running after $seconds s: SIGKILL"; kill -KILL "$pid"; }
+  fi
+  rm -f "$pidfile"
+}
+
 stop_own() {
-  local pid
-  if [[ -e "$RUN_DIR/dockerd.launcher.pid" ]]; then
-    pid=$(cat "$RUN_DIR/dockerd.launcher.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      log "stopping dockerd (pid $pid)"
-      kill -TERM "$pid"
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && { log "dockerd still running after 30 s: SIGKILL"; kill -KILL "$pid"; }
-    fi
-    rm -f "$RUN_DIR/dockerd.launcher.pid"
-  fi
-  if [[ -e "$RUN_DIR/containerd.pid" ]]; then
-    pid=$(cat "$RUN_DIR/containerd.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      log "stopping containerd (pid $pid)"
-      kill -TERM "$pid"
-      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    fi
-    rm -f "$RUN_DIR/containerd.pid"
-  fi
+  # dockerd first: it stops the containers it runs, through containerd.
+  stop_process dockerd "$RUN_DIR/dockerd.launcher.pid" 30
+  stop_process containerd "$RUN_DIR/containerd.pid" 10
   # Shims outlive containerd by design (live restore); ours must not outlive the tests.
   pkill -f "containerd-shim-runc-v2 .*-address $CTRD_SOCK" 2>/dev/null || true
   # Mounts dockerd leaves when killed hard: overlay layers and the netns files under exec-root.
