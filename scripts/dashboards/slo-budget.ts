@@ -35,6 +35,18 @@ const app = (extra = '') => `{job="${SERVICE}", instance=~"$instance", http_rout
 const spentBy = (by: string, failed: string, all: string, budget: number) =>
   `(\n${orZeroLike(`sum by (${by}) (${failed})`, `sum by (${by}) (${all})`)}\n)\n/\nscalar(sum(${all}) * ${budget})`;
 
+/** A "budget spent" bar: a share of the whole budget, orange at half of it, red once it is gone. */
+const spentShare = {
+  unit: 'percentunit',
+  min: 0,
+  thresholds: [
+    { value: null, color: 'green' },
+    { value: 0.5, color: 'orange' },
+    { value: 1, color: 'red' },
+  ],
+  width: 6,
+};
+
 export function sloBudget(): dashboard.Dashboard {
   const b = spec.budget_alerts;
   const board = stackDashboard(
@@ -140,14 +152,7 @@ export function sloBudget(): dashboard.Dashboard {
           `5xx answered by the replicas (span metrics), by ${what}, as a share of the budget (${availabilityBudget * 100}%) of all their requests in the time range. ` +
           'The SLI counts at the load balancer, which also answers 503 when no replica is up: those have no route or replica.',
         queries: [prom(spentBy(by, calls('http_response_status_code=~"5.."'), calls(), availabilityBudget), `{{${by}}}`)],
-        unit: 'percentunit',
-        min: 0,
-        thresholds: [
-          { value: null, color: 'green' },
-          { value: 0.5, color: 'orange' },
-          { value: 1, color: 'red' },
-        ],
-        width: 6,
+        ...spentShare,
       }),
     );
     board.withPanel(
@@ -155,14 +160,7 @@ export function sloBudget(): dashboard.Dashboard {
         title: `Latency budget spent, by ${what}`,
         description: `Dice requests over ${latencyThresholdSeconds * 1000} ms (the app's histogram, as the latency SLI counts them), by ${what}, as a share of the budget (${latencyBudget * 100}%) of all dice requests in the time range.`,
         queries: [prom(spentBy(by, slow, dice, latencyBudget), `{{${by}}}`)],
-        unit: 'percentunit',
-        min: 0,
-        thresholds: [
-          { value: null, color: 'green' },
-          { value: 0.5, color: 'orange' },
-          { value: 1, color: 'red' },
-        ],
-        width: 6,
+        ...spentShare,
       }),
     );
   }
