@@ -175,7 +175,9 @@ stop_own() {
     umount -l "$m" 2>/dev/null || true
   done
   if [[ -e "$RUN_DIR/owns-containerd-socket" ]]; then
-    rm -f "$CTRD_STANDARD" "$RUN_DIR/owns-containerd-socket"
+    # containerd's sockets, and the directory its shims' sockets were in (empty once they exited)
+    rm -f "$CTRD_STANDARD" "$CTRD_STANDARD.ttrpc" "$RUN_DIR/owns-containerd-socket"
+    rmdir "$(dirname "$CTRD_STANDARD")/s" "$(dirname "$CTRD_STANDARD")" 2>/dev/null || true
   fi
   if [[ -e "$RUN_DIR/owns-var-run-socket" ]]; then
     rm -f /var/run/docker.sock "$RUN_DIR/owns-var-run-socket"
