@@ -39,8 +39,8 @@ MIN_COMPOSE="2.24.0"
 log() { printf '[engine] %s\n' "$*" >&2; }
 fail() { printf '[engine] !! %s\n' "$*" >&2; exit 1; }
 
-paths() { bash "$REPO_ROOT/scripts/native/build-backends.sh" --print-paths; }
-bin_of() { paths | sed -n "s/^$1=//p"; }
+# bin_of NAME: its path in `built` (build-backends.sh --print-paths, read once by the caller)
+bin_of() { sed -n "s/^$1=//p" <<<"$built"; }
 
 # version_ge A B: A >= B, both X.Y.Z (a leading v and a -suffix are ignored)
 version_ge() {
@@ -72,7 +72,8 @@ own_running() { [[ -S "$SOCK" ]] && DOCKER_HOST="unix://$SOCK" timeout 5 docker 
 
 start_own() {
   [[ $(id -u) -eq 0 ]] || fail "starting an engine needs root (bridges, cgroups, mounts); run as root or use a machine with Docker Engine $MIN_ENGINE_MAJOR+"
-  local dockerd docker_proxy runc compose
+  local dockerd docker_proxy runc compose built
+  built=$(bash "$REPO_ROOT/scripts/native/build-backends.sh" --print-paths)
   dockerd=$(bin_of dockerd); docker_proxy=$(bin_of docker-proxy); runc=$(bin_of runc); compose=$(bin_of docker-compose)
   for b in "$dockerd" "$docker_proxy" "$runc" "$compose"; do
     [[ -x "$b" ]] || fail "$b is not built: run npm run setup (or bash scripts/native/build-backends.sh --only engine)"
