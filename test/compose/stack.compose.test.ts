@@ -3,13 +3,13 @@
 // an operator does next: recreate a replica, roll out a code change, restart the stack, saturate it.
 // The e2e files (pipeline, dashboards) run against the same stack in this suite too.
 import { connect } from 'node:net';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../../scripts/native/stack.ts';
 import { promQuery, waitFor } from '../e2e/support/poll.ts';
+import { openLoopLoad } from '../faults/support/open-loop.ts';
 import { compose, containers, docker, dockerLogs, mergedConfig, memoryCgroup, run, type Inspected } from './support/compose.ts';
 
 const targets = inject('targets');
@@ -17,37 +17,20 @@ const events = inject('composeEvents');
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Sends GET /roll through the balancer at `rate` a second until `until` resolves; counts failures. */
-async function steadyTraffic<T>(rate: number, until: () => Promise<T>): Promise<{ result: T; sent: number; failed: string[] }> {
-  const failed: string[] = [];
-  let sent = 0;
-  let stop = false;
-  const loop = (async () => {
-    const inFlight = new Set<Promise<void>>();
-    while (!stop) {
-      const p = (async () => {
-        sent++;
-        try {
-          const res = await fetch(`${targets.loadBalancer}/roll?dice=1&sides=6`, { signal: AbortSignal.timeout(10_000) });
-          if (res.status !== 200) failed.push(`${res.status} at ${new Date().toISOString()}`);
-          await res.arrayBuffer();
-        } catch (error) {
-          failed.push(`${(error as Error).message} at ${new Date().toISOString()}`);
-        }
-      })();
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-      await new Promise((resolve) => setTimeout(resolve, 1000 / rate));
-    }
-    await Promise.all(inFlight);
-  })();
+/**
+ * Runs `work` under the fault suite's open-loop load (GET /roll at `rate` a second, every request
+ * recorded, bounded in time); returns its result and every request that did not answer 200.
+ */
+async function underLoad<T>(rate: number, work: () => Promise<T>): Promise<{ result: T; sent: number; failed: string[] }> {
+  const load = openLoopLoad(targets.loadBalancer, ['/roll?dice=1&sides=6'], rate, 600);
+  let result: T;
   try {
-    const result = await until();
-    return { result, sent, failed };
+    result = await work();
   } finally {
-    stop = true;
-    await loop;
+    await load.stop();
   }
+  const failed = load.samples.filter((x) => x.status !== 200).map((x) => `${x.status || x.error} at ${new Date(x.at).toISOString()}`);
+  return { result, sent: load.samples.length, failed };
 }
 
 /** Waits until the compose service's container is running and healthy; returns it. */
@@ -181,7 +164,7 @@ describe('operating it', () => {
   it('a replica recreated takes traffic again through the same HAProxy process, via Docker DNS, with no failed request at 20 req/s', async () => {
     const lb = containers().get('load-balancer')!;
     const before = containers().get('dice-api-1')!;
-    const { result: after, sent, failed } = await steadyTraffic(20, async () => {
+    const { result: after, sent, failed } = await underLoad(20, async () => {
       await compose(['up', '-d', '--force-recreate', '--no-deps', 'dice-api-1']);
       const fresh = await healthy('dice-api-1');
       // Served again: the new container's own access log has /roll requests, which only the
@@ -204,7 +187,7 @@ describe('operating it', () => {
     writeFileSync(marker, `export const changedAt = '${new Date().toISOString()}';\n`);
     const imagesBefore = ['dice-api-1', 'dice-api-2'].map((n) => containers().get(n)!.Image);
     try {
-      const { result, sent, failed } = await steadyTraffic(20, () => run('bash', [join(ROOT, 'scripts/compose/rollout.sh')], { prefix: 'rollout' }));
+      const { result, sent, failed } = await underLoad(20, () => run('bash', [join(ROOT, 'scripts/compose/rollout.sh')], { prefix: 'rollout' }));
       console.log(`rollout: ${sent} requests, ${failed.length} failed, ${result.seconds.toFixed(0)} s`);
       expect(result.code).toBe(0);
       expect(failed).toEqual([]);
