@@ -90,14 +90,15 @@ export async function setup(project: TestProject) {
 }
 
 function provideTargets(project: TestProject, firstUpSeconds: number) {
+  const running = containers();
   const collectorLog = join(recorderDir, 'otel-collector.log');
-  writeFileSync(collectorLog, dockerLogs(containers().get('otel-collector')!.Id));
+  writeFileSync(collectorLog, dockerLogs(running.get('otel-collector')!.Id));
 
   const base = `http://${PUBLISH_ADDRESS}`;
   // What compose does not publish is reached at the container's address on the project's network:
   // the host has an address on each bridge, internal ones included.
   const at = (service: string, port: number, path = '') => {
-    const c = containers().get(service);
+    const c = running.get(service);
     const ip = Object.values(c?.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean);
     if (!ip) throw new Error(`${service} has no address on the project's networks`);
     return `http://${ip}:${port}${path}`;
