@@ -9,13 +9,13 @@ import autocannon from 'autocannon';
 import { describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../../scripts/native/stack.ts';
 import { promQuery, waitFor } from '../e2e/support/poll.ts';
+import { seconds } from '../faults/support/observe.ts';
 import { openLoopLoad } from '../faults/support/open-loop.ts';
 import { compose, containers, docker, dockerLogs, mergedConfig, memoryCgroup, run, type Inspected } from './support/compose.ts';
 
 const targets = inject('targets');
 const events = inject('composeEvents');
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
  * Runs `work` under the fault suite's open-loop load (GET /roll at `rate` a second, every request
