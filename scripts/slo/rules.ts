@@ -345,7 +345,7 @@ export function serviceAlertGroups(spec: Spec): RuleGroup[] {
         },
         {
           alert: 'TelemetryExportBacklog',
-          expr: `max by (exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > ${pipe.queue_fill_ratio}`,
+          expr: `max by (exporter) (otelcol_exporter_queue_size{job="otel-collector"} / otelcol_exporter_queue_capacity{job="otel-collector"}) > ${pipe.queue_fill_ratio}`,
           for: pipe.for,
           labels: { severity: pipe.severity, service: 'otel-collector' },
           annotations: {
@@ -357,8 +357,8 @@ export function serviceAlertGroups(spec: Spec): RuleGroup[] {
         {
           alert: 'TelemetryRefused',
           expr:
-            'sum by (receiver) (rate(otelcol_receiver_refused_spans[5m]) + rate(otelcol_receiver_refused_log_records[5m]) + rate(otelcol_receiver_refused_metric_points[5m])) > 0\n' +
-            'or\nsum by (job, instance) (rate(otel_sdk_processor_span_processed_total{error_type!=""}[5m]) + rate(otel_sdk_processor_log_processed_total{error_type!=""}[5m])) > 0',
+            'sum by (receiver) (rate(otelcol_receiver_refused_spans{job="otel-collector"}[5m]) + rate(otelcol_receiver_refused_log_records{job="otel-collector"}[5m]) + rate(otelcol_receiver_refused_metric_points{job="otel-collector"}[5m])) > 0\n' +
+            'or\nsum by (job, instance) (rate(otel_sdk_processor_span_processed_total{job="dice-api", error_type!=""}[5m]) + rate(otel_sdk_processor_log_processed_total{job="dice-api", error_type!=""}[5m])) > 0',
           for: pipe.for,
           labels: { severity: pipe.severity, service: 'otel-collector' },
           annotations: {

@@ -285,10 +285,15 @@ describe('one label contract (deploy/label-contract.yaml), from the upstream cod
     }
   });
 
-  it("every panel's otelcol_* selector names our collectors (job otel-collector), not every collector the Prometheus scrapes", () => {
-    const unscoped = dashboardQueries().queries.flatMap((q) =>
+  // A selector without a job reads every collector and SDK the Prometheus scrapes or receives
+  // (another team's collectors, Alloy's): their backlog would page us and ours would hide in theirs.
+  it.each([
+    ['otelcol_', 'otel-collector'],
+    ['otel_sdk_', 'dice-api'],
+  ])('every selector of %s* in panels, recording rules and alerts names its job (%s), not every one the Prometheus has', (prefix, job) => {
+    const unscoped = [...dashboardQueries().queries, ...ruleQueries()].flatMap((q) =>
       selectors(q.expr)
-        .filter((s) => s.metric.startsWith('otelcol_') && !s.matchers.some((m) => m.label === 'job' && m.op === '=' && m.value === 'otel-collector'))
+        .filter((s) => s.metric.startsWith(prefix) && !s.matchers.some((m) => m.label === 'job' && m.op === '=' && m.value === job))
         .map((s) => `${q.where}: ${s.text}`),
     );
     expect(unscoped).toEqual([]);
