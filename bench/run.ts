@@ -1,9 +1,9 @@
 // What full three-pillar instrumentation costs, how fresh the telemetry is, and what the stack
 // weighs: every figure measured side by side in one run on one machine, reported as ratios.
 //
-//   npm run bench            # build, then the full run (~57 min, 30 of them the soak): writes docs/benchmarks.md,
+//   npm run bench            # build, then the full run (~56 min, 30 of them the soak): writes docs/benchmarks.md,
 //                            # .json and the plots in docs/benchmarks/ (bench/lib/plots.ts)
-//   npm run bench:quick      # build, then a smoke run (~6 min, a few seconds per case, no goals judged
+//   npm run bench:quick      # build, then a smoke run (~5.5 min, a few seconds per case, no goals judged
 //                            # as met or missed): writes bench/results/quick.md, latest.json and plots only
 //   node bench/run.ts [--quick] [--phases=footprint,freshness,cardinality,throughput,profile,soak]
 //                     [--rounds=N] [--duration=S] [--cases=ID,...] [--baseline=DIR[,DIR...]] [--report-only]
@@ -227,11 +227,11 @@ function shrinkLogs(dir: string) {
 async function main() {
   log(`dice-stack benchmark, ${QUICK ? 'quick' : 'full'} mode; phases: ${[...phases].join(', ')}`);
   log(`machine: ${results.meta.machine.nproc} cores (${results.meta.machine.cpu}), load average ${results.meta.loadavgBefore.join(' ')}`);
-  // The phases' own estimates where they have one (the throughput rounds, the soak); the others
-  // (stack start, footprint, freshness, cardinality, profile) took about 4 min in the full run of 2026-12-06.
-  const estimateS =
-    (phases.has('throughput') ? throughputSeconds(settings, CASE_IDS, BASELINES) : 0) + (phases.has('soak') ? soakSeconds(settings) : 0) + (QUICK ? 150 : 240);
-  log(`expected duration: about ${Math.round(estimateS / 60)} min${phases.has('soak') ? ` (the soak alone ${Math.round(soakSeconds(settings) / 60)} min)` : ''}`);
+  // The throughput and soak phases' own estimates; the stack's start and the other phases took
+  // 275 s in the full run and 104 s in the quick run of 2026-12-06 (less when some are left out).
+  const soakS = phases.has('soak') ? soakSeconds(settings, !phases.has('throughput')) : 0;
+  const estimateS = (phases.has('throughput') ? throughputSeconds(settings, CASE_IDS, BASELINES) : 0) + soakS + (QUICK ? 104 : 275);
+  log(`expected duration: about ${Math.round(estimateS / 60)} min${soakS ? ` (the soak ${Math.round(soakS / 60)} of them)` : ''}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const logDir = join(RESULTS_DIR, 'logs');
   const profileDir = join(RESULTS_DIR, 'profiles');

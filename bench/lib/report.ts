@@ -59,7 +59,7 @@ const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('e
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const ratio = (x: number, base: number) => (Number.isFinite(x / base) && base !== 0 ? `${(x / base).toFixed(2)}x` : 'n/a');
 const mib = (bytes: number) => (bytes / MiB).toFixed(0);
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+const pct = (x: number) => (Number.isFinite(x) ? `${x < 0 ? '−' : ''}${Math.abs(x * 100).toFixed(0)}%` : 'n/a');
 const mibSigned = (bytes: number) => (Number.isFinite(bytes) ? `${bytes >= 0 ? '+' : '−'}${Math.abs(bytes / MiB).toFixed(1)}` : 'n/a');
 
 function rounds<T extends Round>(c: CaseResult | undefined, variant: string): T[] {
@@ -851,8 +851,8 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     '## Reproduce',
     '',
     '```sh',
-    'npm run bench         # npm run build && node bench/run.ts: this report (~57 min, 30 of them the soak)',
-    'npm run bench:quick   # a few seconds per case and a 40 s soak, to see that it works (~6 min); writes bench/results/ only',
+    'npm run bench         # npm run build && node bench/run.ts: this report (~56 min, 30 of them the soak)',
+    'npm run bench:quick   # a few seconds per case and a 40 s soak, to see that it works (~5.5 min); writes bench/results/ only',
     '```',
     '',
     `Settings of this run: ${JSON.stringify(s)}. Phase times (s): ${JSON.stringify(meta.phaseSeconds)}. Versions: ${Object.entries(meta.versions)

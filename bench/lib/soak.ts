@@ -41,8 +41,9 @@ export function parseGcProbe(text: string, startMs: number): { tS: number; bytes
     .map(([ms, bytes]) => ({ tS: (ms! - startMs) / 1000, bytes: bytes! }));
 }
 
-export function soakSeconds(settings: Settings): number {
-  return settings.soakS + 2 * settings.warmupS + settings.durationS + 10;
+/** About how long the soak phase takes; `alone`: without a throughput phase, it measures the rate first. */
+export function soakSeconds(settings: Settings, alone = false): number {
+  return settings.soakS + 10 + (alone ? settings.warmupS + settings.durationS + 5 : 0);
 }
 
 export async function runSoak(options: {

@@ -345,8 +345,9 @@ export function throughputSeconds(settings: Settings, caseIds?: string[], baseli
   const selected = (c: CaseSpec) => !caseIds || caseIds.includes(c.id);
   const cases = [...pinnedCases(settings, baselines), ...UNPINNED_CASES].filter(selected);
   const variants = new Set(cases.flatMap((c) => c.variants)).size;
-  // Each server's start (~3 s) and warm-up per path, then every round of every variant.
-  return variants * (3 + settings.warmupS * 2) + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + (settings.roundWarmupS ?? 0) + 1.5);
+  // Fitted to the full run of 2026-12-06 (947 s for 9 servers and 69 rounds): a server's start and
+  // warm-up (about 1.3 paths each), then every round with its unrecorded lead-in and the generator's start.
+  return Math.round(variants * (2 + settings.warmupS * 1.3) + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + (settings.roundWarmupS ?? 0) + 0.6));
 }
 
 /** Whether the selected cases (--cases) measure the Flask peer, which needs its venv. */
