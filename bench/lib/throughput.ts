@@ -1,8 +1,8 @@
 // Part 1 and 2 of the benchmark: the dice API uninstrumented, instrumented (every request sampled)
 // and instrumented with 10% head sampling, the price list's steps (results.ts PRICE_STEPS), the
 // OpenTelemetry peers (zero-code default, HTTP instrumentation only), and the Flask peer, under the
-// same load on the same pinned cores. Variants take turns round-robin, the order rotating each round, so that drifting
-// background noise is shared between them.
+// same load on the same pinned cores. Variants take turns round-robin, the order rotating each
+// round, so that drifting background noise is shared between them.
 import { basename } from 'node:path';
 import { usageOf } from './proc.ts';
 import { autocannon, paced } from './load.ts';
