@@ -335,12 +335,15 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
   const soak = results.soak;
   const soakGrowth = soak ? soakVerdict(soak) : undefined;
   if (soak && soakGrowth) {
+    // A server that cannot keep up queues work and grows for that reason: the rate it achieved says whether it did.
+    const rates = [...soak.uninstrumented.samples, ...soak.instrumented.samples].map((x) => x.achievedRate);
+    const achieved = `${int(Math.min(...rates))}–${int(Math.max(...rates))}`;
     const say = (g: Growth) => `${mibSigned(g.growth)} MiB fitted growth vs ${fixed(g.noise / MiB, 1)} MiB noise (uninstrumented: ${mibSigned(g.referenceGrowth)} MiB growth)`;
     const verdictOf = (g: Growth) =>
       quick ? 'not judged (quick run)' : !Number.isFinite(g.growth) || !Number.isFinite(g.noise) ? 'not measured' : g.met ? `**met**, by ${fixed((g.noise - g.growth) / MiB, 1)} MiB` : `**missed**, by ${fixed((g.growth - g.noise) / MiB, 1)} MiB`;
     verdicts.push({
       goal: `No leak: after the first ${Math.round(soak.settleS / 60) || soak.settleS + ' s'}${soak.settleS >= 60 ? ' min' : ''} of a ${fixed(soak.seconds / 60, soak.seconds < 600 ? 1 : 0)} min soak at ${int(soak.rate)} req/s, the instrumented server's RSS grows no more than the uninstrumented server's noise`,
-      measured: say(soakGrowth.rss),
+      measured: `${say(soakGrowth.rss)}; achieved ${achieved} req/s per stretch of the ${int(soak.rate)} sent`,
       verdict: verdictOf(soakGrowth.rss),
     });
     verdicts.push({
