@@ -402,7 +402,7 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
         'auto-instrumentations-node 0.82.0\'s `register` starts a NodeSDK with every instrumentation it ships except `fs` and `host-metrics` (here: http, ' +
         'nestjs-core with two spans per request, winston, runtime-node, undici, net, dns, among others that find nothing to patch), every resource detector ' +
         '(cloud ones included), and all three signals on OTLP/HTTP protobuf: traces and log records batched, metrics pushed every 60 s. This stack\'s collector ' +
-        'takes no OTLP metrics (its replicas are scraped), so that push is refused; collecting and encoding it is still paid. The app\'s `/metrics` is empty.' +
+        'has no pipeline for OTLP metrics (its replicas are scraped), so that push is not taken in; collecting, encoding and sending it is still paid. The app\'s `/metrics` is empty.' +
         (zc ? ` Its spans arrived: the collector's span metrics counted ${int(zc.serverSpans)} of its SERVER spans for the ${int(zc.responses)} responses it gave in the phase.` : ''),
       '- **http-only**: our set-up (`--import instrumentation.js`, compose\'s settings) with `OTEL_NODE_ENABLED_INSTRUMENTATIONS=http`: the HTTP instrumentation with our hooks, ' +
         'no winston instrumentation (no `trace_id` in the lines, no OTLP log records: the access log goes to stdout only), no runtime or process metrics; ' +
