@@ -1,11 +1,11 @@
 // What full three-pillar instrumentation costs, how fresh the telemetry is, and what the stack
 // weighs: every figure measured side by side in one run on one machine, reported as ratios.
 //
-//   npm run bench            # build, then the full run (~19 min): writes docs/benchmarks.md, .json and
-//                            # the plots in docs/benchmarks/ (bench/lib/plots.ts)
-//   npm run bench:quick      # build, then a smoke run (~4 min, a few seconds per case, no goals judged
+//   npm run bench            # build, then the full run (~56 min, 30 of them the soak): writes docs/benchmarks.md,
+//                            # .json and the plots in docs/benchmarks/ (bench/lib/plots.ts)
+//   npm run bench:quick      # build, then a smoke run (~5.5 min, a few seconds per case, no goals judged
 //                            # as met or missed): writes bench/results/quick.md, latest.json and plots only
-//   node bench/run.ts [--quick] [--phases=footprint,freshness,cardinality,throughput,profile]
+//   node bench/run.ts [--quick] [--phases=footprint,freshness,cardinality,throughput,profile,soak]
 //                     [--rounds=N] [--duration=S] [--cases=ID,...] [--baseline=DIR[,DIR...]] [--report-only]
 //
 // Needs root and the native stack's binaries (scripts/native/build-backends.sh; built on first
@@ -22,14 +22,16 @@ import { ensureFlaskVenv } from './lib/flask-venv.ts';
 import { renderPlots, writePlots } from './lib/plots.ts';
 import { pinTree } from './lib/proc.ts';
 import { runProfile } from './lib/profile.ts';
+import { runSoak, soakSeconds } from './lib/soak.ts';
 import { renderReport } from './lib/report.ts';
 import type { ChangesFile, Results, Settings } from './lib/results.ts';
 import { ROOT, stopServer, type RunningServer } from './lib/servers.ts';
 import { runCardinality, runFootprintIdle, runFootprintLoad, runFreshness, stackProcesses } from './lib/stack-phases.ts';
-import { caseIdsOf, casesNeedFlask, runThroughput } from './lib/throughput.ts';
+import { caseIdsOf, casesNeedFlask, runThroughput, throughputSeconds } from './lib/throughput.ts';
+import { median, type SaturationRound } from './lib/results.ts';
 import type { Stack } from '../scripts/native/stack.ts';
 
-const PHASES = ['footprint', 'freshness', 'cardinality', 'throughput', 'profile'] as const;
+const PHASES = ['footprint', 'freshness', 'cardinality', 'throughput', 'profile', 'soak'] as const;
 type Phase = (typeof PHASES)[number];
 
 const { values: argv } = parseArgs({
@@ -91,6 +93,10 @@ const settings: Settings = {
   cardinalityRate: 1000,
   cardinalitySettleS: QUICK ? 25 : 30,
   profileS: QUICK ? 2 : 10,
+  soakS: QUICK ? 40 : 1800,
+  soakSampleS: QUICK ? 10 : 60,
+  soakSettleS: QUICK ? 10 : 300,
+  soakReportS: QUICK ? 10 : 600,
 };
 const CASE_IDS = argv.cases?.split(',');
 const unknownCases = CASE_IDS?.filter((id) => !caseIdsOf(settings).includes(id)) ?? [];
@@ -221,6 +227,11 @@ function shrinkLogs(dir: string) {
 async function main() {
   log(`dice-stack benchmark, ${QUICK ? 'quick' : 'full'} mode; phases: ${[...phases].join(', ')}`);
   log(`machine: ${results.meta.machine.nproc} cores (${results.meta.machine.cpu}), load average ${results.meta.loadavgBefore.join(' ')}`);
+  // The throughput and soak phases' own estimates; the stack's start and the other phases took
+  // 275 s in the full run and 104 s in the quick run of 2026-12-06 (less when some are left out).
+  const soakS = phases.has('soak') ? soakSeconds(settings, !phases.has('throughput')) : 0;
+  const estimateS = (phases.has('throughput') ? throughputSeconds(settings, CASE_IDS, BASELINES) : 0) + soakS + (QUICK ? 104 : 275);
+  log(`expected duration: about ${Math.round(estimateS / 60)} min${soakS ? ` (the soak ${Math.round(soakS / 60)} of them)` : ''}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const logDir = join(RESULTS_DIR, 'logs');
   const profileDir = join(RESULTS_DIR, 'profiles');
@@ -248,8 +259,14 @@ async function main() {
   const load = await phase('footprint', () => runFootprintLoad(handle, settings));
   if (idle && load) results.footprint = { idle, load };
   results.cardinality = await phase('cardinality', () => runCardinality(handle, settings, log));
-  results.throughput = await phase('throughput', () => runThroughput({ settings, context, subnet: SUBNET, log, track, pinStack, caseIds: CASE_IDS, baselines: BASELINES }));
+  results.throughput = await phase('throughput', () =>
+    runThroughput({ settings, context, subnet: SUBNET, log, track, pinStack, caseIds: CASE_IDS, baselines: BASELINES, prometheus: endpoints.prometheus }),
+  );
   results.profile = await phase('profile', () => runProfile({ settings, context, subnet: SUBNET, outDir: profileDir, log, track, pinStack }));
+  const saturation = results.throughput?.cases.find((c) => c.id === 'roll-saturation')?.rounds['instrumented'] as SaturationRound[] | undefined;
+  results.soak = await phase('soak', () =>
+    runSoak({ settings, context, subnet: SUBNET, log, track, pinStack, saturationRps: saturation?.length ? median(saturation.map((r) => r.rps)) : undefined }),
+  );
   await cleanUp();
   shrinkLogs(logDir);
 
@@ -261,8 +278,8 @@ async function main() {
     // Partial or smoke runs never overwrite the committed report. The report expects every case,
     // so a run of some cases only (--cases) has its figures in latest.json and in the log above.
     try {
-      // No throughput phase (--phases), no plots: the report has no section for them either.
-      const plots = results.throughput ? await renderPlots(results) : [];
+      // Only the plots of the phases that ran (renderPlots draws what the results hold).
+      const plots = await renderPlots(results);
       writeFileSync(join(RESULTS_DIR, 'quick.md'), renderReport(results, { plots: { list: plots, href: '' } }));
       const written = writePlots(plots, RESULTS_DIR).map((f) => f.slice(ROOT.length + 1));
       log(`wrote bench/results/latest.json, bench/results/quick.md${written.length ? ` and ${written.join(', ')}` : ''} (docs/ is written by the full run only)`);

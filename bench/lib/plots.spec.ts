@@ -80,6 +80,42 @@ function fixture(): Results {
   };
 }
 
+/** The fixture with the price list's steps and the peers in roll-saturation, and a soak. */
+function fixtureWithAll(): Results {
+  const results = fixture();
+  const roll = results.throughput!.cases.find((c) => c.id === 'roll-saturation')!;
+  // µs per request = CPU-s per 1k x 1000: 70, 130, 170, 190, 210 and the instrumented 220.
+  Object.assign(roll.rounds, {
+    'price-0-no-sdk': saturation(12000, 0.07),
+    'price-1-traces': saturation(6000, 0.13),
+    'price-2-metrics': saturation(5000, 0.17),
+    'price-3-access-log': saturation(4600, 0.19),
+    'price-4-otlp-logs': saturation(4200, 0.21),
+    'zero-code': saturation(1500, 0.6),
+    'http-only': saturation(4500, 0.2),
+  });
+  const samples = (rssMiB: number[]) => rssMiB.map((mib, i) => ({ tS: (i + 1) * 60, rssBytes: mib * 2 ** 20, achievedRate: 2000, p99Ms: 3, bad: 0 }));
+  const heap = (mib: number[]) => mib.map((m, i) => ({ tS: (i + 1) * 60, count: 5, medianBytes: m * 2 ** 20, minBytes: m * 2 ** 20, maxBytes: m * 2 ** 20 }));
+  results.soak = {
+    seconds: 240,
+    sampleS: 60,
+    settleS: 60,
+    reportEveryS: 60,
+    rate: 2000,
+    saturationRps: 4000,
+    rateSource: 'half the median req/s of the instrumented variant at saturation',
+    cpus: { servers: '1', load: '0' },
+    uninstrumented: { name: 'soak-uninstrumented', label: 'uninstrumented', samples: samples([200, 204, 201, 203]), heapAfterGc: heap([30, 31, 30, 31]) },
+    instrumented: {
+      name: 'soak-instrumented',
+      label: 'instrumented',
+      samples: samples([300, 302, 303, 304]).map((x) => ({ ...x, spanQueue: 12, logQueue: 3 })),
+      heapAfterGc: heap([50, 50.5, 50, 50.5]),
+    },
+  };
+  return results;
+}
+
 const byFile = (plots: RenderedPlot[], file: string) => plots.find((p) => p.file === file)!.svg;
 /** The aria-labels of the marks of one role (Vega writes one per bar, point, ...). */
 const marks = (svg: string, role: string) => [...svg.matchAll(new RegExp(`<(?:path|line) aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="${role}"[^>]*>`, 'g'))];
@@ -166,14 +202,42 @@ describe('benchmark plots (bench/lib/plots.ts)', () => {
     const noInstrumented = fixture();
     delete noInstrumented.throughput!.cases.find((c) => c.id === 'roll-high')!.rounds['instrumented'];
     await expect(renderPlots(noInstrumented)).rejects.toThrow('case "roll-high" has no rounds of variant "instrumented"');
+    // A run without the throughput phase (--phases=soak, say) has none of its plots, and no error.
     const noThroughput = fixture();
     delete noThroughput.throughput;
-    await expect(renderPlots(noThroughput)).rejects.toThrow(/no throughput case "roll-saturation" \(cases present: none\)/);
+    expect(await renderPlots(noThroughput)).toEqual([]);
+  });
+
+  it('draws the price list as one bar per step, as long as what the step adds, labelled with its share', async () => {
+    const svg = byFile(await renderPlots(fixtureWithAll()), PLOT_FILES.price);
+    const bars = marks(svg, 'bar');
+    expect(bars.map((b) => b[1])).toEqual([
+      'the app itself (no SDK, no access log): 70 µs of CPU per request, 32% of the instrumented total',
+      'traces: 60 µs of CPU per request, 27% of the instrumented total',
+      '+ metrics: 40 µs of CPU per request, 18% of the instrumented total',
+      '+ the access log on stdout: 20 µs of CPU per request, 9% of the instrumented total',
+      '+ the OTLP log path: 20 µs of CPU per request, 9% of the instrumented total',
+      "+ the SDK's own metrics: 10 µs of CPU per request, 5% of the instrumented total",
+    ]);
+    expect(barWidth(bars[0]![0]) / barWidth(bars[5]![0])).toBeCloseTo(7, 5);
+    expect(texts(svg)).toContain('60 µs (27%)');
+  });
+
+  it('draws the soak as RSS and heap after GC over time, a line per server', async () => {
+    const svg = byFile(await renderPlots(fixtureWithAll()), PLOT_FILES.soak);
+    const labels = texts(svg);
+    expect(labels).toEqual(expect.arrayContaining(['RSS (MiB)', 'heap after major GC (MiB, median per stretch)', 'minutes since the soak started', 'uninstrumented', 'instrumented']));
+    // A point per sample and server in each panel: 4 samples x 2 servers x 2 panels.
+    expect(marks(svg, 'point')).toHaveLength(16);
+    // The rps plot shows the peers with their own colour, and the price list's steps not at all.
+    const rps = byFile(await renderPlots(fixtureWithAll()), PLOT_FILES.rps);
+    expect(marks(rps, 'bar').map((b) => b[1]!.split(': ')[1]!.split(',')[0]).slice(0, 5)).toEqual(['uninstrumented', 'instrumented', 'instrumented-10pct', 'zero-code', 'http-only']);
+    expect(rps).not.toContain('price-');
   });
 
   it('is embedded in the report with a caption line under each image, and the 2,000 req/s column is in the fixed-rate table', async () => {
-    const plots = await renderPlots(fixture());
-    const report = renderReport(fixture(), { plots: { list: plots, href: 'benchmarks/' } });
+    const plots = await renderPlots(fixtureWithAll());
+    const report = renderReport(fixtureWithAll(), { plots: { list: plots, href: 'benchmarks/' } });
     const lines = report.split('\n');
     for (const file of Object.values(PLOT_FILES)) {
       const at = lines.findIndex((l) => l.startsWith('![') && l.endsWith(`](benchmarks/${file})`));
@@ -186,5 +250,24 @@ describe('benchmark plots (bench/lib/plots.ts)', () => {
     const row = lines.find((l) => l.startsWith('| instrumented | ') && l.includes('112.50'))!;
     expect(row).toContain('| 112.50 (56.25–168.75) | 14.52x |');
     expect(lines.find((l) => l.startsWith('| instrumented-10pct | ') && l.includes('@') === false && l.endsWith('| – | – | – |'))).toBeDefined();
+  });
+
+  it('leads the report with the price list after the Goals table, with the peers and the soak judged in it', () => {
+    const report = renderReport(fixtureWithAll());
+    const headings = report.split('\n').filter((l) => l.startsWith('## '));
+    expect(headings.slice(0, 4)).toEqual([
+      '## Goals',
+      '## What each signal costs',
+      "## The peers: OpenTelemetry's zero-code default and HTTP instrumentation only",
+      '## 1. What the instrumentation costs',
+    ]);
+    expect(report).toContain('| signal | µs CPU per request (median, min–max) | share | req/s of the variant |');
+    expect(report).toContain('| traces | 60 (60–60) | 27% | 6 000 |');
+    expect(report).toContain('| **instrumented, in all** | **220** | **100%** | **4 000** |');
+    expect(report).toMatch(/\| Ours, all three signals, ≥ 2x the requests\/s of OpenTelemetry's zero-code default [^|]*\| 2\.67x \(4 000 vs 1 500 req\/s\) \| \*\*met\*\*/);
+    expect(report).toMatch(/\| Ours, all three signals, ≥ the requests\/s of our set-up with the HTTP instrumentation only \| 0\.89x \(4 000 vs 4 500 req\/s\) \| \*\*missed\*\*/);
+    // RSS after the first minute: instrumented 302, 303, 304 MiB (+2 fitted over 2 minutes), uninstrumented 204, 201, 203 (3 MiB of noise): met.
+    expect(report).toMatch(/the instrumented server's RSS grows no more than the uninstrumented server's noise \| \+2\.0 MiB fitted growth vs 3\.0 MiB noise[^|]*\| \*\*met\*\*, by 1\.0 MiB/);
+    expect(report).toContain('## No leak: the soak');
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { median, spread, type CaseResult, type Results } from './results.ts';
+import { median, priceList, spread, type CaseResult, type Results } from './results.ts';
 
 export interface Plot {
   /** File name, the same in docs/benchmarks/ and bench/results/. */
@@ -33,17 +33,24 @@ export const PLOT_FILES = {
   rps: 'requests-per-second.svg',
   cpu: 'cpu-per-1k-requests.svg',
   p99: 'p99-vs-offered-load.svg',
+  price: 'price-list.svg',
+  soak: 'soak.svg',
 } as const;
+
+/** The peers of the same app under other OpenTelemetry set-ups (bench/lib/throughput.ts PEERS). */
+const PEER_VARIANTS = ['zero-code', 'http-only'];
 
 /** One colour per kind of server, the same in every plot (Tableau 10, as Vega's default scheme). */
 const FAMILY_COLOURS: Record<string, string> = {
   'Node, uninstrumented': '#4c78a8',
   'Node, instrumented': '#f58518',
   'Flask peer': '#54a24b',
+  'Node, other OpenTelemetry set-ups': '#b279a2',
 };
 
 function family(variant: string): string {
   if (variant.startsWith('flask')) return 'Flask peer';
+  if (PEER_VARIANTS.includes(variant)) return 'Node, other OpenTelemetry set-ups';
   return variant.startsWith('instrumented') ? 'Node, instrumented' : 'Node, uninstrumented';
 }
 
@@ -116,7 +123,8 @@ function barRows(results: Results, pick: (r: CaseResult['rounds'][string][number
   return SATURATION_CASES.flatMap((id) => {
     const c = requireCase(results, id);
     if (c.kind !== 'saturation') throw new Error(`plots: case "${id}" is ${c.kind}, expected saturation`);
-    return Object.keys(c.rounds).map((variant): BarRow => {
+    // The price list's steps have a plot of their own.
+    return Object.keys(c.rounds).filter((variant) => !variant.startsWith('price-')).map((variant): BarRow => {
       const xs = requireRounds(c, variant).map(pick);
       const [lo, hi] = spread(xs);
       const label = show(median(xs));
@@ -258,8 +266,102 @@ function latencySpec(rows: LatencyRow[]): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/** The price list as bars: µs of CPU per request each step adds, whiskers min–max over the rounds. */
+function priceSpec(results: Results): TopLevelSpec {
+  const price = priceList(requireCase(results, 'roll-saturation'))!;
+  const rows = price.rows.map((r) => ({
+    signal: r.signal,
+    us: r.us,
+    lo: r.lo,
+    hi: r.hi,
+    rounds: price.rounds,
+    label: `${Math.round(r.us)} µs (${Math.round(r.share * 100)}%)`,
+    description: `${r.signal}: ${Math.round(r.us)} µs of CPU per request, ${Math.round(r.share * 100)}% of the instrumented total`,
+  }));
+  const y = { field: 'signal', type: 'nominal' as const, sort: null, title: null, axis: { labelLimit: 0, labelPadding: 6, minExtent: 230, maxExtent: 230 } };
+  const x = (field: string) => ({ field, type: 'quantitative' as const, title: 'µs of server CPU per request (median over rounds)' });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `What each signal costs: ${Math.round(price.totalUs)} µs of CPU per instrumented request, by step`,
+    data: { values: rows },
+    width: 420,
+    height: { step: 26 },
+    layer: [
+      { mark: { type: 'bar', height: { band: 0.7 }, color: FAMILY_COLOURS['Node, instrumented'] }, encoding: { y, x: x('us'), description: { field: 'description' } } },
+      { transform: WITH_SPREAD, mark: { type: 'errorbar', ticks: { size: 8 }, color: '#222' }, encoding: { y, x: x('lo'), x2: { field: 'hi' } } },
+      { mark: { type: 'text', align: 'left', baseline: 'middle', dx: 6, fontSize: 11, color: '#222' }, encoding: { y, x: { field: 'hi', type: 'quantitative' as const }, text: { field: 'label' } } },
+    ],
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
+/** RSS and heap after GC over the soak, a line per server, a panel each; a rule where the verdict's window starts. */
+function soakSpec(results: Results): TopLevelSpec {
+  const soak = results.soak!;
+  const rows = (['uninstrumented', 'instrumented'] as const).flatMap((key) => {
+    const series = soak[key];
+    return [
+      ...series.samples.map((x) => ({ server: key, panel: 'RSS (MiB)', minute: x.tS / 60, mib: x.rssBytes / 2 ** 20 })),
+      ...series.heapAfterGc.filter((h) => h.count > 0).map((h) => ({ server: key, panel: 'heap after major GC (MiB, median per stretch)', minute: h.tS / 60, mib: h.medianBytes / 2 ** 20 })),
+    ];
+  });
+  const color = {
+    field: 'server',
+    type: 'nominal' as const,
+    title: null,
+    scale: { domain: ['uninstrumented', 'instrumented'], range: [FAMILY_COLOURS['Node, uninstrumented'], FAMILY_COLOURS['Node, instrumented']] },
+    legend: { orient: 'bottom' as const, direction: 'horizontal' as const },
+  };
+  const panel = (title: string, last: boolean) => ({
+    title: { text: title, fontSize: 12, fontWeight: 'bold' as const, anchor: 'start' as const },
+    width: 460,
+    height: 160,
+    layer: [
+      {
+        data: { values: rows.filter((r) => r.panel === title) },
+        mark: { type: 'line' as const, point: true, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'minute', type: 'quantitative' as const, title: last ? 'minutes since the soak started' : null },
+          y: { field: 'mib', type: 'quantitative' as const, title: 'MiB', scale: { zero: false } },
+          color,
+        },
+      },
+      { data: { values: [{ minute: soak.settleS / 60 }] }, mark: { type: 'rule' as const, strokeDash: [4, 4], color: '#888' }, encoding: { x: { field: 'minute', type: 'quantitative' as const } } },
+    ],
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Soak: ${int(soak.rate)} req/s to each server for ${Math.round(soak.seconds / 60)} min`,
+    vconcat: [panel('RSS (MiB)', false), panel('heap after major GC (MiB, median per stretch)', true)],
+    spacing: 18,
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
 /** What each plot shows, for the report; throws, naming what is missing, if a case is not in the results. */
 export function describePlots(results: Results): Plot[] {
+  const extra: Plot[] = [];
+  const roll = results.throughput?.cases.find((c) => c.id === 'roll-saturation');
+  const price = priceList(roll);
+  if (price) {
+    extra.push({
+      file: PLOT_FILES.price,
+      alt: 'Microseconds of server CPU per request that each signal adds, GET /roll at saturation',
+      caption:
+        `µs of server CPU per request each step of the price list adds (the first bar: the app without the SDK), \`GET /roll\` at saturation, server pinned to core ${roll!.cpus.server}; ` +
+        `bars from the steps' medians over ${price.rounds === 1 ? 'one round (no whiskers)' : `${price.rounds} rounds, whiskers min–max of the same difference round by round`}. Lower is cheaper.`,
+    });
+  }
+  if (results.soak) {
+    extra.push({
+      file: PLOT_FILES.soak,
+      alt: 'RSS and heap after GC over the soak, instrumented and uninstrumented',
+      caption:
+        `RSS (from \`/proc\`, every ${results.soak.sampleS} s) and the heap each major GC left (median per ${results.soak.sampleS} s stretch, \`bench/lib/gc-probe.ts\`) of both soak servers at ` +
+        `${int(results.soak.rate)} req/s each; the dashed line is where the verdict's window starts. Flat is good.`,
+    });
+  }
+  if (!results.throughput) return extra;
   for (const id of [...SATURATION_CASES, ...PACED_ROLL_CASES]) requireCase(results, id);
   const s = results.meta.settings;
   const rounds = s.rounds === 1 ? `one round of ${s.durationS} s (no whiskers)` : `the median of ${s.rounds} rounds of ${s.durationS} s, whiskers min–max over the rounds`;
@@ -285,6 +387,7 @@ export function describePlots(results: Results): Plot[] {
         `p99 latency of \`GET /roll\` at ${rateList} req/s offered by \`bench/lib/paced-load.ts\` (open loop, ${s.pacedConnections} keep-alive connections, ` +
         `microsecond latencies), server pinned to core ${paced[0]!.cpus.server}; points are ${rounds}. Log scale on the latency axis. Lower is better.`,
     },
+    ...extra,
   ];
 }
 
@@ -306,21 +409,24 @@ async function toSvg(spec: TopLevelSpec): Promise<string> {
 /** Every plot of the report, rendered; throws, naming the case, if the results lack one. */
 export async function renderPlots(results: Results): Promise<RenderedPlot[]> {
   const plots = describePlots(results);
-  const specs: Record<string, TopLevelSpec> = {
-    [PLOT_FILES.rps]: barSpec(
+  const files = new Set(plots.map((plot) => plot.file));
+  const specs: Record<string, () => TopLevelSpec> = {
+    [PLOT_FILES.rps]: () => barSpec(
       'Requests per second at saturation',
       'requests per second (median over rounds)',
       barRows(results, (r) => (r.kind === 'saturation' ? r.rps : NaN), int, ' req/s'),
     ),
-    [PLOT_FILES.cpu]: barSpec(
+    [PLOT_FILES.cpu]: () => barSpec(
       'Server CPU per 1,000 requests at saturation',
       'server CPU seconds per 1,000 requests (median over rounds)',
       barRows(results, (r) => r.cpuSecondsPer1k, (x) => `${x.toFixed(3)} s`, ' of CPU per 1,000 requests'),
     ),
-    [PLOT_FILES.p99]: latencySpec(latencyRows(results)),
+    [PLOT_FILES.p99]: () => latencySpec(latencyRows(results)),
+    [PLOT_FILES.price]: () => priceSpec(results),
+    [PLOT_FILES.soak]: () => soakSpec(results),
   };
   const rendered: RenderedPlot[] = [];
-  for (const plot of plots) rendered.push({ ...plot, svg: await toSvg(specs[plot.file]!) });
+  for (const plot of plots) if (files.has(plot.file)) rendered.push({ ...plot, svg: await toSvg(specs[plot.file]!()) });
   return rendered;
 }
 

@@ -3,7 +3,8 @@
 // only states what was done. `node bench/run.ts --report-only` re-renders from docs/benchmarks.json.
 import { PLOT_FILES, plotMarkdown, type Plot } from './plots.ts';
 import { MiB } from './proc.ts';
-import { median, percentile, spread, type CaseResult, type ChangesFile, type PacedRound, type Results, type Round, type SaturationRound } from './results.ts';
+import { median, percentile, priceList, PRICE_STEPS, spread, type CaseResult, type ChangesFile, type PacedRound, type Results, type Round, type SaturationRound } from './results.ts';
+import { soakVerdict, type Growth } from './soak-verdict.ts';
 
 const NOT_NATIVE = [
   ['Tempo', 'AGPL-licensed: may not be built here; there is no Docker engine to run its image'],
@@ -58,7 +59,8 @@ const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('e
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const ratio = (x: number, base: number) => (Number.isFinite(x / base) && base !== 0 ? `${(x / base).toFixed(2)}x` : 'n/a');
 const mib = (bytes: number) => (bytes / MiB).toFixed(0);
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+const pct = (x: number) => (Number.isFinite(x) ? `${x < 0 ? '−' : ''}${Math.abs(x * 100).toFixed(0)}%` : 'n/a');
+const mibSigned = (bytes: number) => (Number.isFinite(bytes) ? `${bytes >= 0 ? '+' : '−'}${Math.abs(bytes / MiB).toFixed(1)}` : 'n/a');
 
 function rounds<T extends Round>(c: CaseResult | undefined, variant: string): T[] {
   return (c?.rounds[variant] ?? []) as T[];
@@ -312,10 +314,109 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
           : `**missed**: +${fromRequests(last)} request-driven series in the last batch`,
     });
   }
+  const hasPeers = rounds(rollSat, 'zero-code').length > 0 && rounds(rollSat, 'http-only').length > 0;
+  if (hasPeers) {
+    const ours = rps(rollSat, 'instrumented');
+    const zero = rps(rollSat, 'zero-code');
+    const http = rps(rollSat, 'http-only');
+    const zc = variants['zero-code']?.collector;
+    const exported = zc ? `; the zero-code peer's SERVER spans counted by the collector: ${int(zc.serverSpans)} for ${int(zc.responses)} responses` : '';
+    verdicts.push({
+      goal: "Ours, all three signals, ≥ 2x the requests/s of OpenTelemetry's zero-code default (`GET /roll`, saturation, one pinned core each)",
+      measured: `${(ours / zero).toFixed(2)}x (${int(ours)} vs ${int(zero)} req/s)${exported}`,
+      verdict: judge(quick, ours / zero, 2, true, 'x', (x) => x.toFixed(2)),
+    });
+    verdicts.push({
+      goal: 'Ours, all three signals, ≥ the requests/s of our set-up with the HTTP instrumentation only',
+      measured: `${(ours / http).toFixed(2)}x (${int(ours)} vs ${int(http)} req/s)`,
+      verdict: judge(quick, ours / http, 1, true, 'x', (x) => x.toFixed(2)),
+    });
+  }
+  const soak = results.soak;
+  const soakGrowth = soak ? soakVerdict(soak) : undefined;
+  if (soak && soakGrowth) {
+    // A server that cannot keep up queues work and grows for that reason: the rate it achieved says whether it did.
+    const rates = [...soak.uninstrumented.samples, ...soak.instrumented.samples].map((x) => x.achievedRate);
+    const achieved = `${int(Math.min(...rates))}–${int(Math.max(...rates))}`;
+    const say = (g: Growth) => `${mibSigned(g.growth)} MiB fitted growth vs ${fixed(g.noise / MiB, 1)} MiB noise (uninstrumented: ${mibSigned(g.referenceGrowth)} MiB growth)`;
+    const verdictOf = (g: Growth) =>
+      quick ? 'not judged (quick run)' : !Number.isFinite(g.growth) || !Number.isFinite(g.noise) ? 'not measured' : g.met ? `**met**, by ${fixed((g.noise - g.growth) / MiB, 1)} MiB` : `**missed**, by ${fixed((g.growth - g.noise) / MiB, 1)} MiB`;
+    verdicts.push({
+      goal: `No leak: after the first ${Math.round(soak.settleS / 60) || soak.settleS + ' s'}${soak.settleS >= 60 ? ' min' : ''} of a ${fixed(soak.seconds / 60, soak.seconds < 600 ? 1 : 0)} min soak at ${int(soak.rate)} req/s, the instrumented server's RSS grows no more than the uninstrumented server's noise`,
+      measured: `${say(soakGrowth.rss)}; achieved ${achieved} req/s per stretch of the ${int(soak.rate)} sent`,
+      verdict: verdictOf(soakGrowth.rss),
+    });
+    verdicts.push({
+      goal: 'No leak: the same for the heap left by each major GC (median per sample interval)',
+      measured: `${say(soakGrowth.heap)}; ${soakGrowth.heap.points} intervals with a major GC`,
+      verdict: verdictOf(soakGrowth.heap),
+    });
+  }
   if (verdicts.length > 0) {
     p('## Goals', '', '| Goal | Measured | Verdict |', '|---|---|---|');
     for (const v of verdicts) p(`| ${v.goal} | ${v.measured} | ${v.verdict} |`);
     p('');
+  }
+
+  // ---------------------------------------------------------------- the price list, first after the goals
+  const price = priceList(rollSat);
+  if (price) {
+    p(
+      '## What each signal costs',
+      '',
+      `What each signal adds to the server's CPU per request, \`GET ${rollSat?.path}\` at saturation, from variants that each add one thing to the one ` +
+        `before, measured side by side with the others in the same ${price.rounds === 1 ? 'round' : `${price.rounds} rounds`} (case \`roll-saturation\`, section 1's set-up: one pinned core, the variants taking turns). ` +
+        'A row is the difference between its variant\'s median CPU per request and the row above\'s (the first row: the app without the SDK), so the rows ' +
+        'add up to the instrumented server\'s total; min–max is the same difference taken round by round. A cost below the spread of its row is within this run\'s noise. ' +
+        `Share is of the instrumented server's ${fixed(price.totalUs, 0)} µs per request.`,
+      '',
+      '| signal | µs CPU per request (median, min–max) | share | req/s of the variant |',
+      '|---|---:|---:|---:|',
+      ...price.rows.map(
+        (r) =>
+          `| ${r.signal} | ${r.us >= 0 || r.variant === PRICE_STEPS[0].variant ? '' : '−'}${fixed(Math.abs(r.us), 0)}${price.rounds > 1 ? ` (${fixed(r.lo, 0)}–${fixed(r.hi, 0)})` : ''} | ${pct(r.share)} | ${int(r.rps)} |`,
+      ),
+      `| **instrumented, in all** | **${fixed(price.totalUs, 0)}** | **100%** | **${int(rps(rollSat, 'instrumented'))}** |`,
+      '',
+      'What each variant loads and exports (every instrumented one exports to the native stack\'s collector, OTLP/HTTP protobuf, with compose\'s settings otherwise):',
+      '',
+      ...price.rows.map((r) => `- **${r.signal}** (\`${r.variant}\`): ${r.adds}.`),
+      '',
+      'The switches are the ones an operator has: `OTEL_LOGS_EXPORTER=none` (the winston instrumentation then adds no OTLP transport), ' +
+        '`OTEL_NODE_EXPERIMENTAL_SDK_METRICS` unset, and the app\'s `ACCESS_LOG_STDOUT=false` (`apps/dice-api/src/config/app.config.ts`; with the OTLP log path on, ' +
+        'the access log still goes there). Metrics have no switch for users (the SLO rules and dashboards are built on them): the traces-only step is a bench-only entry module.',
+      '',
+    );
+    plot(PLOT_FILES.price);
+  }
+  if (hasPeers) {
+    const base = rps(rollSat, 'instrumented');
+    const zc = variants['zero-code']?.collector;
+    p(
+      '## The peers: OpenTelemetry\'s zero-code default and HTTP instrumentation only',
+      '',
+      'The same app, the same build, in the same rounds as the price list:',
+      '',
+      '- **zero-code**: `node --max-old-space-size=160 --require @opentelemetry/auto-instrumentations-node/register dist/apps/dice-api/src/main.js` ' +
+        '(the image\'s Node flags, no `--import` of ours), with `OTEL_SERVICE_NAME` and `OTEL_EXPORTER_OTLP_ENDPOINT` (the same collector) as its only OTEL_* settings. ' +
+        'auto-instrumentations-node 0.82.0\'s `register` starts a NodeSDK with every instrumentation it ships except `fs` and `host-metrics` (here: http, ' +
+        'nestjs-core with two spans per request, winston, runtime-node, undici, net, dns, among others that find nothing to patch), every resource detector ' +
+        '(cloud ones included), and all three signals on OTLP/HTTP protobuf: traces and log records batched, metrics pushed every 60 s. This stack\'s collector ' +
+        'has no pipeline for OTLP metrics (its replicas are scraped), so that push is not taken in; collecting, encoding and sending it is still paid. The app\'s `/metrics` is empty.' +
+        (zc ? ` Its spans arrived: the collector's span metrics counted ${int(zc.serverSpans)} of its SERVER spans for the ${int(zc.responses)} responses it gave in the phase.` : ''),
+      '- **http-only**: our set-up (`--import instrumentation.js`, compose\'s settings) with `OTEL_NODE_ENABLED_INSTRUMENTATIONS=http`: the HTTP instrumentation with our hooks, ' +
+        'no winston instrumentation (no `trace_id` in the lines, no OTLP log records: the access log goes to stdout only), no runtime or process metrics; ' +
+        '`http.server.request.duration`, `dice.*`, the `dice.roll` span and the SDK\'s own metrics stay.',
+      '',
+      '| variant | req/s | ours ÷ it | µs CPU per request | peak RSS MiB |',
+      '|---|---:|---:|---:|---:|',
+      ...['instrumented', 'http-only', 'zero-code'].map(
+        (v) =>
+          `| ${v === 'instrumented' ? 'ours (instrumented)' : v} | ${withSpread(rounds(rollSat, v), (r) => (r as SaturationRound).rps, int)} | ${v === 'instrumented' ? '' : ratio(base, rps(rollSat, v))} | ` +
+          `${withSpread(rounds(rollSat, v), (r) => r.cpuSecondsPer1k * 1000, (x) => x.toFixed(0))} | ${mib(variants[v]?.peakRssBytes ?? NaN)} |`,
+      ),
+      '',
+    );
   }
 
   // ---------------------------------------------------------------- 1. instrumentation cost
@@ -712,13 +813,49 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     );
   }
 
+  // ---------------------------------------------------------------- soak
+  if (soak && soakGrowth) {
+    const rowsAt = soak.instrumented.samples.filter((x, i, all) => i === 0 || i === all.length - 1 || Math.floor(x.tS / soak.reportEveryS) > Math.floor(all[i - 1]!.tS / soak.reportEveryS));
+    const heapAt = (series: typeof soak.instrumented, tS: number) => series.heapAfterGc.find((h) => h.tS === tS);
+    const bareAt = (tS: number) => soak.uninstrumented.samples.find((x) => x.tS === tS);
+    p(
+      '## No leak: the soak',
+      '',
+      `The dice API uninstrumented and instrumented (every request sampled, exporting to the native stack's collector), started fresh and loaded side by side for ` +
+        `${fixed(soak.seconds / 60, soak.seconds < 600 ? 1 : 0)} min at ${int(soak.rate)} req/s each (${soak.rateSource}: ${int(soak.saturationRps)} req/s), \`GET /roll\` by \`bench/lib/paced-load.ts\` ` +
+        `in back-to-back stretches of ${soak.sampleS} s, both servers on core ${soak.cpus.servers} and both loads with the stack on core ${soak.cpus.load}: at the same time rather than taking turns, ` +
+        'so that each serves every request and every minute of the soak. After each stretch: RSS from `/proc`, and the SDK\'s queues from the instrumented server\'s `/metrics` ' +
+        '(`otel_sdk_processor_span_queue_size`, `otel_sdk_processor_log_queue_size`). Heap after GC: `bench/lib/gc-probe.ts`, loaded into both servers, records the heap outside the young ' +
+        'generation after every major GC (a GC observer: nothing forced, nothing held); the table shows the median of each stretch. ' +
+        `Verdict: after the first ${soak.settleS} s, the instrumented server's growth (least-squares slope × the window) against the uninstrumented server's max − min in the same window.`,
+      '',
+      '| minute | RSS MiB uninstr. | RSS MiB instr. | heap after GC MiB uninstr. | heap after GC MiB instr. | major GCs instr. | span queue | log record queue | req/s uninstr. / instr. | p99 ms uninstr. / instr. |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rowsAt.map((x) => {
+        const b = bareAt(x.tS);
+        const hi = heapAt(soak.instrumented, x.tS);
+        const hb = heapAt(soak.uninstrumented, b?.tS ?? NaN);
+        return (
+          `| ${fixed(x.tS / 60, 1)} | ${mib(b?.rssBytes ?? NaN)} | ${mib(x.rssBytes)} | ${fixed((hb?.medianBytes ?? NaN) / MiB, 1)} | ${fixed((hi?.medianBytes ?? NaN) / MiB, 1)} | ${hi?.count ?? 0} | ` +
+          `${x.spanQueue ?? 'n/a'} | ${x.logQueue ?? 'n/a'} | ${fixed(b?.achievedRate ?? NaN, 0)} / ${fixed(x.achievedRate, 0)} | ${fixed(b?.p99Ms ?? NaN, 1)} / ${fixed(x.p99Ms, 1)} |`
+        );
+      }),
+      '',
+      `RSS: instrumented ${mibSigned(soakGrowth.rss.growth)} MiB fitted over the window, uninstrumented noise ${fixed(soakGrowth.rss.noise / MiB, 1)} MiB. ` +
+        `Heap after GC: instrumented ${mibSigned(soakGrowth.heap.growth)} MiB, uninstrumented noise ${fixed(soakGrowth.heap.noise / MiB, 1)} MiB. ` +
+        `Requests that failed or were not 200: ${[...soak.uninstrumented.samples, ...soak.instrumented.samples].reduce((a, x) => a + x.bad, 0)}.`,
+      '',
+    );
+    plot(PLOT_FILES.soak);
+  }
+
   // ---------------------------------------------------------------- reproduce
   p(
     '## Reproduce',
     '',
     '```sh',
-    'npm run bench         # npm run build && node bench/run.ts: this report (~19 min)',
-    'npm run bench:quick   # a few seconds per case, to see that it works (~4 min); writes bench/results/ only',
+    'npm run bench         # npm run build && node bench/run.ts: this report (~56 min, 30 of them the soak)',
+    'npm run bench:quick   # a few seconds per case and a 40 s soak, to see that it works (~5.5 min); writes bench/results/ only',
     '```',
     '',
     `Settings of this run: ${JSON.stringify(s)}. Phase times (s): ${JSON.stringify(meta.phaseSeconds)}. Versions: ${Object.entries(meta.versions)

@@ -44,6 +44,11 @@ export interface Settings {
   cardinalityRate: number;
   cardinalitySettleS: number;
   profileS: number;
+  /** The soak phase: its length, how often it samples, the first seconds left out of the verdict, the report's row spacing. */
+  soakS: number;
+  soakSampleS: number;
+  soakSettleS: number;
+  soakReportS: number;
 }
 
 export interface SaturationRound {
@@ -58,6 +63,8 @@ export interface SaturationRound {
   cpuSecondsPer1k: number;
   /** Server CPU seconds per wall second: about 1 when one pinned core is saturated. */
   busy: number;
+  /** Responses to the round's unrecorded warm-up load. Absent in results from before it was kept. */
+  warmupResponses?: number;
 }
 
 export interface PacedRound {
@@ -86,9 +93,46 @@ export interface VariantInfo {
   processes: number;
   /** Lines of the /metrics exposition that are samples, at the end. */
   exposedSamples: number;
-  /** The SDK's own counters at the end (instrumented Node only). */
+  /** The SDK's own counters at the end (instrumented Node with OTEL_NODE_EXPERIMENTAL_SDK_METRICS only). */
   sdk?: { spansStarted: number; spansDropped: number; logsCreated: number; logsDropped: number };
+  /**
+   * The zero-code peer, which has no /metrics of its own: its SERVER spans counted by the collector's
+   * span metrics in Prometheus at the end of the phase (`traces_span_metrics_calls_total` of its
+   * service.name), and the responses it gave in the measured rounds and warm-ups. Absent in results
+   * from before it existed.
+   */
+  collector?: { serviceName: string; serverSpans: number; responses: number };
 }
+
+/**
+ * The price list: cumulative variants on GET /roll at saturation (case roll-saturation), each adding
+ * one signal to the one before; the last is the instrumented variant as it ships. One place for the
+ * runner (bench/lib/throughput.ts) and the report.
+ */
+export const PRICE_STEPS = [
+  { variant: 'price-0-no-sdk', signal: 'the app itself (no SDK, no access log)', adds: 'no SDK loaded (`node main.js`), `ACCESS_LOG_STDOUT=false`: no access-log record at all; exports nothing' },
+  {
+    variant: 'price-1-traces',
+    signal: 'traces',
+    adds:
+      'the SDK with no MeterProvider (`--import bench/lib/instrumentation-traces-only.ts`, the app\'s set-up with `metrics: false`), `OTEL_LOGS_EXPORTER=none`, ' +
+      'SDK metrics off, `ACCESS_LOG_STDOUT=false`: the HTTP instrumentation\'s SERVER span and the `dice.roll` span per request, exported over OTLP/HTTP protobuf',
+  },
+  {
+    variant: 'price-2-metrics',
+    signal: '+ metrics',
+    adds:
+      'the app\'s instrumentation module as shipped: adds the MeterProvider with the Prometheus reader (`/metrics`, scraped every 10 s), ' +
+      '`http.server.request.duration` and `dice.*` records per request, runtime and process metrics',
+  },
+  { variant: 'price-3-access-log', signal: '+ the access log on stdout', adds: '`ACCESS_LOG_STDOUT` back to its default: one JSON line per request on stdout (winston, with `trace_id`), still no OTLP log path' },
+  {
+    variant: 'price-4-otlp-logs',
+    signal: '+ the OTLP log path',
+    adds: '`OTEL_LOGS_EXPORTER` back to its default (otlp): the same records also converted by the winston transport and exported over OTLP/HTTP protobuf',
+  },
+  { variant: 'instrumented', signal: "+ the SDK's own metrics", adds: '`OTEL_NODE_EXPERIMENTAL_SDK_METRICS=true`, as compose sets it: `otel.sdk.*` counters and queue sizes per span and log record; this is the instrumented variant' },
+] as const;
 
 export interface CaseResult {
   id: string;
@@ -171,6 +215,40 @@ export interface ProfileResults {
   >;
 }
 
+export interface SoakSample {
+  /** Seconds since the soak started, at the end of the sample's load. */
+  tS: number;
+  rssBytes: number;
+  achievedRate: number;
+  p99Ms: number;
+  bad: number;
+  /** Instrumented only: the SDK's span and log record queues (`otel.sdk.processor.*.queue.size`) at the sample. */
+  spanQueue?: number;
+  logQueue?: number;
+}
+
+export interface SoakSeries {
+  name: string;
+  label: string;
+  samples: SoakSample[];
+  /** Per sample interval: the major GCs in it and what each left in the heap outside the young generation. */
+  heapAfterGc: { tS: number; count: number; medianBytes: number; minBytes: number; maxBytes: number }[];
+}
+
+export interface SoakResults {
+  seconds: number;
+  sampleS: number;
+  settleS: number;
+  reportEveryS: number;
+  /** Requests per second sent to each server. */
+  rate: number;
+  saturationRps: number;
+  rateSource: string;
+  cpus: { servers: string; load: string };
+  uninstrumented: SoakSeries;
+  instrumented: SoakSeries;
+}
+
 export interface Results {
   meta: Meta;
   throughput?: ThroughputResults;
@@ -178,6 +256,7 @@ export interface Results {
   footprint?: FootprintResults;
   cardinality?: CardinalityResults;
   profile?: ProfileResults;
+  soak?: SoakResults;
 }
 
 /**
@@ -208,3 +287,34 @@ export function percentile(xs: number[], p: number): number {
 export function spread(xs: number[]): [number, number] {
   return [Math.min(...xs), Math.max(...xs)];
 }
+
+export interface PriceRow {
+  variant: string;
+  signal: string;
+  adds: string;
+  /** µs of server CPU per request this step adds (the first row: the whole app without the SDK), from the steps' medians. */
+  us: number;
+  /** min–max over the rounds of the same difference taken round by round (a round of each step runs back to back). */
+  lo: number;
+  hi: number;
+  /** us over the instrumented variant's median µs per request: the rows add up to 100%. */
+  share: number;
+  rps: number;
+}
+
+/** The price list (results.ts PRICE_STEPS) from the saturation case; undefined if a step has no rounds. */
+export function priceList(c: CaseResult | undefined): { rows: PriceRow[]; totalUs: number; rounds: number } | undefined {
+  const perRound = PRICE_STEPS.map((step) => ((c?.rounds[step.variant] ?? []) as SaturationRound[]).map((r) => r.cpuSecondsPer1k * 1000));
+  if (perRound.some((xs) => xs.length === 0)) return undefined;
+  const medians = perRound.map((xs) => median(xs));
+  const totalUs = medians.at(-1)!;
+  const rows = PRICE_STEPS.map((step, k): PriceRow => {
+    const xs = perRound[k]!;
+    const diffs = k === 0 ? xs : xs.slice(0, Math.min(xs.length, perRound[k - 1]!.length)).map((x, r) => x - perRound[k - 1]![r]!);
+    const us = k === 0 ? medians[0]! : medians[k]! - medians[k - 1]!;
+    const [lo, hi] = spread(diffs);
+    return { variant: step.variant, signal: step.signal, adds: step.adds, us, lo: lo!, hi: hi!, share: us / totalUs, rps: median(((c?.rounds[step.variant] ?? []) as SaturationRound[]).map((r) => r.rps)) };
+  });
+  return { rows, totalUs, rounds: Math.min(...perRound.map((xs) => xs.length)) };
+}
+

@@ -27,6 +27,16 @@ export interface ServerSpec {
   nodeFlags?: string[];
   /** Node: the checkout whose dist/ and node_modules/ it runs (--baseline); this one by default. */
   root?: string;
+  /** Node, instrumented: this module instead of the Dockerfile's instrumentation module (--import). */
+  importModule?: string;
+  /**
+   * Node: OpenTelemetry's zero-code set-up instead of ours: `--require
+   * @opentelemetry/auto-instrumentations-node/register` with its defaults; of the OTEL_* variables
+   * only OTEL_SERVICE_NAME (`serviceName`) and OTEL_EXPORTER_OTLP_ENDPOINT are set.
+   */
+  zeroCode?: { serviceName: string };
+  /** Node: changes to the replica's environment, applied last; null removes a variable. */
+  env?: Record<string, string | null>;
 }
 
 export interface RunningServer {
@@ -72,18 +82,34 @@ export async function startServer(spec: ServerSpec, context: ServerContext): Pro
     if (spec.sampleRatio !== undefined) {
       Object.assign(env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(spec.sampleRatio) });
     }
+    if (spec.zeroCode) {
+      for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
+      Object.assign(env, { OTEL_SERVICE_NAME: spec.zeroCode.serviceName, OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpEndpoint });
+    }
+    for (const [name, value] of Object.entries(spec.env ?? {})) {
+      if (value === null) delete env[name];
+      else env[name] = value;
+    }
     // The image's command line (the Dockerfile's CMD) of the checkout that runs: its Node flags
     // apply to both variants; uninstrumented drops the --import of the instrumentation module.
     const nodeArgs = replicaNodeArgs(spec.root);
     const importAt = nodeArgs.indexOf('--import');
     if (importAt === -1) throw new Error(`the Dockerfile's CMD of ${spec.root ?? ROOT} has no --import of the instrumentation module`);
+    const bare = nodeArgs.filter((_, i) => i !== importAt && i !== importAt + 1);
+    const mainAt = bare.length - 1;
     command = 'taskset';
     args = [
       '-c',
       spec.cpus,
       NODE,
       ...(spec.nodeFlags ?? []),
-      ...(spec.instrumented ? nodeArgs : nodeArgs.filter((_, i) => i !== importAt && i !== importAt + 1)),
+      ...(spec.zeroCode
+        ? [...bare.slice(0, mainAt), '--require', '@opentelemetry/auto-instrumentations-node/register', bare[mainAt]!]
+        : spec.instrumented && spec.importModule
+          ? nodeArgs.map((arg, i) => (i === importAt + 1 ? spec.importModule! : arg))
+          : spec.instrumented
+            ? nodeArgs
+            : bare),
     ];
     ready = `http://${context.host}:${port}/health/ready`;
   } else {

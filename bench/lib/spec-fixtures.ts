@@ -19,6 +19,10 @@ export const SETTINGS: Settings = {
   cardinalityRate: 1000,
   cardinalitySettleS: 30,
   profileS: 10,
+  soakS: 1800,
+  soakSampleS: 60,
+  soakSettleS: 300,
+  soakReportS: 600,
 };
 
 export function fixtureMeta(overrides: Partial<Meta> = {}): Meta {

@@ -1,11 +1,12 @@
 // Part 1 and 2 of the benchmark: the dice API uninstrumented, instrumented (every request sampled)
-// and instrumented with 10% head sampling, and the Flask peer, under the same load on the same
-// pinned cores. Variants take turns round-robin, the order rotating each round, so that drifting
-// background noise is shared between them.
+// and instrumented with 10% head sampling, the price list's steps (results.ts PRICE_STEPS), the
+// OpenTelemetry peers (zero-code default, HTTP instrumentation only), and the Flask peer, under the
+// same load on the same pinned cores. Variants take turns round-robin, the order rotating each
+// round, so that drifting background noise is shared between them.
 import { basename } from 'node:path';
 import { usageOf } from './proc.ts';
 import { autocannon, paced } from './load.ts';
-import type { CaseResult, Round, Settings, ThroughputResults, VariantInfo } from './results.ts';
+import { PRICE_STEPS, type CaseResult, type Round, type Settings, type ThroughputResults, type VariantInfo } from './results.ts';
 import { startServer, stopServer, type RunningServer, type ServerContext, type ServerSpec } from './servers.ts';
 
 export const SERVER_CPU = '1';
@@ -27,6 +28,46 @@ export const PINNED: VariantSpec[] = [
   { name: 'flask-1-worker', label: 'Flask peer, gunicorn 1 sync worker', kind: 'flask', workers: 1, cpus: SERVER_CPU, octet: 104 },
   { name: 'flask-1-worker-gthread', label: 'Flask peer, gunicorn 1 gthread worker, 4 threads', kind: 'flask', workers: 1, threads: 4, cpus: SERVER_CPU, octet: 105 },
 ];
+/** The zero-code peer's service.name: its spans are counted apart from ours in the span metrics. */
+export const ZERO_CODE_SERVICE = 'dice-api-zero-code';
+// Each price-list step turns signals off with the standard variables or the app's own settings
+// (ACCESS_LOG_STDOUT); none of them changes how a signal that is on is exported.
+const NO_SDK_METRICS = { OTEL_NODE_EXPERIMENTAL_SDK_METRICS: null };
+const NO_OTLP_LOGS = { OTEL_LOGS_EXPORTER: 'none' };
+const NO_STDOUT_ACCESS_LOG = { ACCESS_LOG_STDOUT: 'false' };
+const PRICE_SPECS: Record<(typeof PRICE_STEPS)[number]['variant'], Omit<VariantSpec, 'name' | 'label'> | undefined> = {
+  'price-0-no-sdk': { kind: 'node', cpus: SERVER_CPU, octet: 106, env: NO_STDOUT_ACCESS_LOG },
+  'price-1-traces': {
+    kind: 'node',
+    instrumented: true,
+    importModule: './bench/lib/instrumentation-traces-only.ts',
+    cpus: SERVER_CPU,
+    octet: 107,
+    env: { ...NO_SDK_METRICS, ...NO_OTLP_LOGS, ...NO_STDOUT_ACCESS_LOG },
+  },
+  'price-2-metrics': { kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 108, env: { ...NO_SDK_METRICS, ...NO_OTLP_LOGS, ...NO_STDOUT_ACCESS_LOG } },
+  'price-3-access-log': { kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 109, env: { ...NO_SDK_METRICS, ...NO_OTLP_LOGS } },
+  'price-4-otlp-logs': { kind: 'node', instrumented: true, cpus: SERVER_CPU, octet: 110, env: NO_SDK_METRICS },
+  // The last step is the instrumented variant itself.
+  instrumented: undefined,
+};
+export const PRICE: VariantSpec[] = PRICE_STEPS.flatMap((step) => {
+  const spec = PRICE_SPECS[step.variant];
+  return spec ? [{ ...spec, name: step.variant, label: `price list: ${step.signal}` }] : [];
+});
+export const PEERS: VariantSpec[] = [
+  { name: 'zero-code', label: "OpenTelemetry's zero-code default (auto-instrumentations-node/register)", kind: 'node', zeroCode: { serviceName: ZERO_CODE_SERVICE }, cpus: SERVER_CPU, octet: 116 },
+  {
+    name: 'http-only',
+    label: 'our SDK set-up with the HTTP instrumentation only (OTEL_NODE_ENABLED_INSTRUMENTATIONS=http)',
+    kind: 'node',
+    instrumented: true,
+    cpus: SERVER_CPU,
+    octet: 117,
+    env: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' },
+  },
+];
+
 export const UNPINNED: VariantSpec[] = [
   { name: 'uninstrumented-2cores', label: 'uninstrumented, 1 process, unpinned', kind: 'node', cpus: ALL_CPUS, octet: 111 },
   { name: 'instrumented-2cores', label: 'instrumented, 1 process, unpinned', kind: 'node', instrumented: true, cpus: ALL_CPUS, octet: 112 },
@@ -64,8 +105,10 @@ function baselineVariants(roots: readonly string[]): VariantSpec[] {
 
 export function pinnedCases(settings: Settings, baselines: readonly string[] = []): CaseSpec[] {
   const roll = [...NODE_PINNED, ...baselineVariants(baselines).map((v) => v.name)];
+  // The price list and the peers at saturation only: CPU per request and req/s are what they answer.
+  const rollSaturation = [...NODE_PINNED, ...PRICE.map((v) => v.name), ...PEERS.map((v) => v.name), ...baselineVariants(baselines).map((v) => v.name)];
   return [
-    { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: roll },
+    { id: 'roll-saturation', label: `GET ${ROLL} at saturation`, path: ROLL, kind: 'saturation', variants: rollSaturation },
     { id: 'roll-moderate', label: `GET ${ROLL} at ${settings.moderateRate} req/s`, path: ROLL, kind: 'paced', rate: settings.moderateRate, variants: roll },
     { id: 'roll-high', label: `GET ${ROLL} at ${settings.highRate} req/s`, path: ROLL, kind: 'paced', rate: settings.highRate, variants: roll },
     // Where the instrumented tail goes past the p99 goal: without 10% sampling, which tracks the
@@ -79,6 +122,14 @@ export function pinnedCases(settings: Settings, baselines: readonly string[] = [
 const UNPINNED_CASES: CaseSpec[] = [
   { id: 'root-saturation-2cores', label: 'GET / at saturation, 2 cores, nothing pinned', path: '/', kind: 'saturation', variants: UNPINNED.map((v) => v.name) },
 ];
+
+/** SERVER spans of `serviceName` counted by the collector's span metrics, as Prometheus has them now. */
+async function spanMetricsCalls(prometheus: string, serviceName: string): Promise<number> {
+  const query = `sum(traces_span_metrics_calls_total{service_name="${serviceName}"})`;
+  const res = await fetch(`${prometheus}/api/v1/query?${new URLSearchParams({ query })}`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+  return Number(body.data?.result?.[0]?.value[1] ?? 0);
+}
 
 /** The SDK's own counters, from the exposition (OTEL_NODE_EXPERIMENTAL_SDK_METRICS). */
 function sdkCounters(exposition: string): VariantInfo['sdk'] {
@@ -112,7 +163,7 @@ async function measure(server: RunningServer, spec: CaseSpec, settings: Settings
   void scrape(server);
   const scraper = setInterval(() => void scrape(server), 10_000);
   const roundWarmupS = settings.roundWarmupS ?? 0;
-  if (spec.kind === 'saturation' && roundWarmupS > 0) await autocannon(url, roundWarmupS, settings.connections, loadCpus);
+  const warmupResponses = spec.kind === 'saturation' && roundWarmupS > 0 ? (await autocannon(url, roundWarmupS, settings.connections, loadCpus)).responses : 0;
   const before = usageOf(server.pid);
   const started = performance.now();
   try {
@@ -131,6 +182,7 @@ async function measure(server: RunningServer, spec: CaseSpec, settings: Settings
         wallSeconds,
         cpuSecondsPer1k: (cpuSeconds / Math.max(1, r.responses)) * 1000,
         busy: cpuSeconds / wallSeconds,
+        warmupResponses,
       };
     }
     const r = await paced(url, spec.rate!, seconds, loadCpus, { connections: settings.pacedConnections, warmupS: Math.max(1, roundWarmupS) });
@@ -175,8 +227,11 @@ async function runGroup(
   log: (line: string) => void,
   track: (server: RunningServer | undefined, add: boolean) => void,
   results: ThroughputResults,
+  prometheus?: string,
 ): Promise<void> {
   const servers = new Map<string, RunningServer>();
+  const served = new Map<string, number>();
+  const count = (name: string, responses: number) => served.set(name, (served.get(name) ?? 0) + responses);
   try {
     for (const v of variants) {
       const t = Date.now();
@@ -188,7 +243,7 @@ async function runGroup(
     // Warm-up: JIT, pools and the exporters' first connections, on every path measured.
     for (const v of variants) {
       for (const path of new Set(cases.filter((c) => c.variants.includes(v.name)).map((c) => c.path))) {
-        await autocannon(`${servers.get(v.name)!.url}${path}`, settings.warmupS, settings.connections, loadCpus);
+        count(v.name, (await autocannon(`${servers.get(v.name)!.url}${path}`, settings.warmupS, settings.connections, loadCpus)).responses);
       }
       log(`  warmed up ${v.name} (${settings.warmupS} s per path)`);
     }
@@ -208,11 +263,20 @@ async function runGroup(
         for (const name of order) {
           const round = await measure(servers.get(name)!, c, settings, loadCpus, settings.durationS);
           caseResults[i]!.rounds[name]!.push(round);
+          count(name, round.responses + (round.kind === 'saturation' ? (round.warmupResponses ?? 0) : 0));
           log(`  round ${r + 1}/${settings.rounds} ${c.id.padEnd(22)} ${name.padEnd(21)} ${describe(round)}`);
         }
       }
     }
   } finally {
+    // The zero-code peer has no /metrics: whether its spans arrived is asked of Prometheus, where
+    // the collector's span metrics land (flushed every second, then one batch).
+    const zeroCode = variants.find((v) => v.zeroCode && servers.has(v.name));
+    let zeroCodeSpans = NaN;
+    if (zeroCode && prometheus) {
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      zeroCodeSpans = await spanMetricsCalls(prometheus, zeroCode.zeroCode!.serviceName).catch(() => NaN);
+    }
     for (const v of variants) {
       const server = servers.get(v.name);
       if (!server) continue;
@@ -226,7 +290,8 @@ async function runGroup(
         peakRssBytes: usage.peakRssBytes,
         processes: usage.processes,
         exposedSamples: exposition.split('\n').filter((l) => l && !l.startsWith('#')).length,
-        sdk: v.instrumented ? sdkCounters(exposition) : undefined,
+        sdk: v.instrumented && exposition.includes('otel_sdk_') ? sdkCounters(exposition) : undefined,
+        collector: v.zeroCode ? { serviceName: v.zeroCode.serviceName, serverSpans: zeroCodeSpans, responses: served.get(v.name) ?? 0 } : undefined,
       };
       await stopServer(server);
       track(server, false);
@@ -246,8 +311,10 @@ export async function runThroughput(options: {
   caseIds?: string[];
   /** Built checkouts to measure side by side (--baseline). */
   baselines?: readonly string[];
+  /** The native stack's Prometheus, asked whether the zero-code peer's spans arrived. */
+  prometheus?: string;
 }): Promise<ThroughputResults> {
-  const { settings, context, subnet, log, track, pinStack, caseIds, baselines = [] } = options;
+  const { settings, context, subnet, log, track, pinStack, caseIds, baselines = [], prometheus } = options;
   const results: ThroughputResults = { variants: {}, cases: [] };
   const estimate = (variants: number, cases: CaseSpec[]) =>
     variants * settings.warmupS * 2 + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + (settings.roundWarmupS ?? 0) + 1);
@@ -255,12 +322,12 @@ export async function runThroughput(options: {
   // Only the variants some selected case measures are started.
   const used = (variants: VariantSpec[], cases: CaseSpec[]) => variants.filter((v) => cases.some((c) => c.variants.includes(v.name)));
   const pinned = pinnedCases(settings, baselines).filter(selected);
-  const pinnedVariants = used([...PINNED, ...baselineVariants(baselines)], pinned);
+  const pinnedVariants = used([...PINNED, ...PRICE, ...PEERS, ...baselineVariants(baselines)], pinned);
   if (pinned.length > 0) {
     log(`pinned: servers on cpu ${SERVER_CPU}, load and the native stack on cpu ${LOAD_CPU}; ${pinned.length} cases x ${settings.rounds} rounds (~${estimate(pinnedVariants.length, pinned)} s)`);
     pinStack(LOAD_CPU);
     try {
-      await runGroup(pinnedVariants, pinned, settings, context, subnet, LOAD_CPU, log, track, results);
+      await runGroup(pinnedVariants, pinned, settings, context, subnet, LOAD_CPU, log, track, results, prometheus);
     } finally {
       pinStack(ALL_CPUS);
     }
@@ -271,6 +338,16 @@ export async function runThroughput(options: {
     await runGroup(used(UNPINNED, unpinned), unpinned, settings, context, subnet, ALL_CPUS, log, track, results);
   }
   return results;
+}
+
+/** About how long the throughput phase takes, for the estimate printed at the start. */
+export function throughputSeconds(settings: Settings, caseIds?: string[], baselines: readonly string[] = []): number {
+  const selected = (c: CaseSpec) => !caseIds || caseIds.includes(c.id);
+  const cases = [...pinnedCases(settings, baselines), ...UNPINNED_CASES].filter(selected);
+  const variants = new Set(cases.flatMap((c) => c.variants)).size;
+  // Fitted to the full run of 2026-12-06 (947 s for 9 servers and 69 rounds): a server's start and
+  // warm-up (about 1.3 paths each), then every round with its unrecorded lead-in and the generator's start.
+  return Math.round(variants * (2 + settings.warmupS * 1.3) + settings.rounds * cases.reduce((a, c) => a + c.variants.length, 0) * (settings.durationS + (settings.roundWarmupS ?? 0) + 0.6));
 }
 
 /** Whether the selected cases (--cases) measure the Flask peer, which needs its venv. */

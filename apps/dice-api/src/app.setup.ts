@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { UNOBSERVED_PATHS } from '@app/telemetry';
+import { hasDestination, UNOBSERVED_PATHS } from '@app/telemetry';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -63,20 +63,23 @@ export function configurePublicApp(app: NestFastifyApplication, accessLog: Winst
 
   // One access-log record per request, including 404s and errors that never reach a controller.
   // It runs inside the request's context, so the winston instrumentation adds trace_id/span_id.
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onResponse', (request, reply, done) => {
-      const path = request.url.split('?', 1)[0] ?? '';
-      accessLog.log(UNOBSERVED_PATHS.has(path) ? 'debug' : 'info', 'request', {
-        context: 'AccessLog',
-        'http.request.method': request.method,
-        'http.route': request.routeOptions.url ?? 'unmatched',
-        'http.response.status_code': reply.statusCode,
-        'http.server.request.duration': Number((reply.elapsedTime / 1000).toFixed(6)),
+  // With neither stdout (ACCESS_LOG_STDOUT=false) nor the OTLP log path, there is none to write.
+  if (hasDestination(accessLog)) {
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .addHook('onResponse', (request, reply, done) => {
+        const path = request.url.split('?', 1)[0] ?? '';
+        accessLog.log(UNOBSERVED_PATHS.has(path) ? 'debug' : 'info', 'request', {
+          context: 'AccessLog',
+          'http.request.method': request.method,
+          'http.route': request.routeOptions.url ?? 'unmatched',
+          'http.response.status_code': reply.statusCode,
+          'http.server.request.duration': Number((reply.elapsedTime / 1000).toFixed(6)),
+        });
+        done();
       });
-      done();
-    });
+  }
 
   const openApi = new DocumentBuilder()
     .setTitle('Dice API')

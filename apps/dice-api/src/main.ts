@@ -21,7 +21,9 @@ async function bootstrap() {
   const winston = createJsonLogger({ level: settings.logLevel });
   const logger = new NestWinstonLogger(winston);
   app.useLogger(logger);
-  configurePublicApp(app, winston);
+  // ACCESS_LOG_STDOUT=false: the access log gets a logger of its own with no stdout stream.
+  const accessLog = settings.accessLogStdout ? winston : createJsonLogger({ level: settings.logLevel, stdout: false });
+  configurePublicApp(app, accessLog);
   const admin = await NestFactory.create<NestFastifyApplication>(
     AdminModule.forInjector(app.get(FaultInjector)),
     createFastifyAdapter(),

@@ -66,6 +66,18 @@ describe('the app process', () => {
     expect(receiver.logs.some((r) => String(r.body).includes('flushing telemetry'))).toBe(true);
   });
 
+  it('with ACCESS_LOG_STDOUT=false writes no access log line to stdout, and still sends each record over OTLP', async () => {
+    proc = await startAppProcess({ ...OTEL_BASE, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BLRP_SCHEDULE_DELAY: '60000', ACCESS_LOG_STDOUT: 'false' });
+    const id = randomTraceId();
+    expect((await fetch(`${proc.baseUrl}/roll?dice=1&sides=6`, { headers: { traceparent: traceparent(id) } })).status).toBe(200);
+    proc.child.kill('SIGTERM');
+    expect(await waitForExit(proc)).toBe(0);
+    expect(receiver.logs.find((r) => r.traceId === id && r.attributes['context'] === 'AccessLog'), 'access log over OTLP').toBeDefined();
+    const stdout = proc.output().split('\n');
+    expect(stdout.some((l) => l.includes('"dice-api listening"')), 'the other lines stay on stdout').toBe(true);
+    expect(stdout.filter((l) => l.includes('"AccessLog"'))).toEqual([]);
+  });
+
   it('keeps serving with no collector reachable, and says once that export fails', async () => {
     const closedPort = await freePort();
     proc = await startAppProcess({

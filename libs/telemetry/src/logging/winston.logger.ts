@@ -19,6 +19,11 @@ export interface JsonLoggerOptions {
   level?: LogLevel;
   /** Where the JSON lines go; stdout in production, a buffer in tests. */
   stream?: NodeJS.WritableStream;
+  /**
+   * false: no stream of its own; its records then go only where the winston instrumentation sends
+   * them (OTLP), if anywhere: see `hasDestination`. Ignored when `stream` is given.
+   */
+  stdout?: boolean;
 }
 
 /**
@@ -32,9 +37,20 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): WinstonLogger
     level: options.level ?? 'info',
     levels: { error: 0, warn: 1, info: 2, debug: 3 },
     format: format.combine(format.timestamp(), format.errors({ stack: true }), format.json()),
-    transports: [
-      options.stream ? new transports.Stream({ stream: options.stream }) : destinationTransport(stdoutDestination()),
-    ],
+    transports: options.stream
+      ? [new transports.Stream({ stream: options.stream })]
+      : options.stdout === false
+        ? []
+        : [destinationTransport(stdoutDestination())],
   };
   return createLogger(loggerOptions);
+}
+
+/**
+ * Whether a logger writes anywhere: a logger created with `stdout: false` has a transport only if
+ * the winston instrumentation added its OTLP one (the SDK is running and its logs exporter is not
+ * `none`). A logger with none would warn on every record, so callers skip logging instead.
+ */
+export function hasDestination(logger: WinstonLogger): boolean {
+  return logger.transports.length > 0;
 }

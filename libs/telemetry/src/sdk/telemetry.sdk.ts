@@ -21,6 +21,12 @@ export interface TelemetryOverrides {
   logRecordProcessors?: LogRecordProcessor[];
   /** Extra readers beside the Prometheus exporter that serves /metrics. */
   metricReaders?: IMetricReader[];
+  /**
+   * false: no MeterProvider at all (no /metrics content, no runtime or process metrics, every
+   * metric record a no-op). Only for bench/'s price list, which measures what metrics cost; it is not
+   * offered to users, since the SLO rules and dashboards are built on these metrics.
+   */
+  metrics?: false;
 }
 
 export interface Telemetry {
@@ -35,10 +41,10 @@ export const TELEMETRY_SCOPE = 'dice-api';
 
 /**
  * Every instrumentation auto-instrumentations-node 0.82 knows, each switched on or off here, so
- * that neither its defaults nor OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS
- * change what this service records (`enabled` in the config wins over both). Disabled ones are
- * not even constructed. http.route comes from fastify-route.hook.ts: 0.82 ships no Fastify
- * instrumentation.
+ * that its defaults do not decide what this service records (`enabled` in the config wins over
+ * them). OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS can only narrow
+ * this set (instrumentationConfig below). Disabled ones are not even constructed. http.route comes
+ * from fastify-route.hook.ts: 0.82 ships no Fastify instrumentation.
  */
 const INSTRUMENTATIONS: InstrumentationConfigMap = {
   '@opentelemetry/instrumentation-http': {
@@ -102,6 +108,46 @@ const INSTRUMENTATIONS: InstrumentationConfigMap = {
   '@opentelemetry/instrumentation-tedious': { enabled: false },
 };
 
+const PREFIX = '@opentelemetry/instrumentation-';
+/** The instrumentations that only record metrics: off when there is no MeterProvider. */
+const METRICS_ONLY = ['@opentelemetry/instrumentation-runtime-node', '@opentelemetry/instrumentation-host-metrics'];
+
+/**
+ * INSTRUMENTATIONS as this process runs them. The standard variables can switch off what is on,
+ * never on what is off, with auto-instrumentations-node 0.82.0's syntax and precedence
+ * (src/utils.ts, getInstrumentationsFromEnv and shouldDisableInstrumentation): comma-separated names
+ * without the `@opentelemetry/instrumentation-` prefix; a name in OTEL_NODE_DISABLED_INSTRUMENTATIONS is
+ * off; when OTEL_NODE_ENABLED_INSTRUMENTATIONS is set, a name not in it is off. With
+ * OTEL_LOGS_EXPORTER=none (no LoggerProvider) the winston instrumentation adds no OTLP transport, so
+ * log records are not converted for nothing; trace_id and span_id still go into every line.
+ * Unknown names are returned, to be reported.
+ */
+export function instrumentationConfig(
+  env: Record<string, string | undefined>,
+  options: { metrics: boolean; otlpLogs: boolean },
+): { config: InstrumentationConfigMap; unknown: string[] } {
+  const list = (name: string) =>
+    env[name]
+      ?.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((x) => `${PREFIX}${x}`);
+  const enabledList = list('OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+  const disabledList = list('OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
+  const config: InstrumentationConfigMap = {};
+  for (const [name, entry] of Object.entries(INSTRUMENTATIONS) as [keyof InstrumentationConfigMap, { enabled?: boolean }][]) {
+    const off =
+      disabledList.includes(name) || (enabledList !== undefined && enabledList.length > 0 && !enabledList.includes(name)) || (!options.metrics && METRICS_ONLY.includes(name));
+    config[name] = { ...entry, enabled: entry.enabled === true && !off } as never;
+  }
+  if (!options.otlpLogs) config['@opentelemetry/instrumentation-winston'] = { ...config['@opentelemetry/instrumentation-winston'], disableLogSending: true };
+  const unknown = [...(enabledList ?? []), ...disabledList].filter((name) => !(name in INSTRUMENTATIONS)).map((name) => name.slice(PREFIX.length));
+  return { config, unknown };
+}
+
+/** OTEL_LOGS_EXPORTER as NodeSDK 0.300 reads it: a list that contains `none` means no LoggerProvider. */
+const logsExporterNone = (env: Record<string, string | undefined>) => (env['OTEL_LOGS_EXPORTER'] ?? '').split(',').map((x) => x.trim()).includes('none');
+
 let active: Telemetry | undefined;
 
 /**
@@ -126,13 +172,24 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
 
   // The standard variables win; NodeSDK lets an explicit limit override them, so give it only when unset.
   const attributeLimitSet = ['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'].some((name) => process.env[name] !== undefined);
+  const withMetrics = overrides.metrics !== false;
+  const { config, unknown } = instrumentationConfig(process.env, {
+    metrics: withMetrics,
+    otlpLogs: overrides.logRecordProcessors !== undefined || !logsExporterNone(process.env),
+  });
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `${JSON.stringify({ level: 'warn', message: `OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS name no instrumentation this service has: ${unknown.join(', ')}; it has ${Object.keys(INSTRUMENTATIONS).map((n) => n.slice(PREFIX.length)).join(', ')}`, context: 'Telemetry' })}\n`,
+    );
+  }
   const sdk = new NodeSDK({
-    metricReaders: [prometheus, ...(overrides.metricReaders ?? [])],
+    // An empty list, not undefined: NodeSDK would otherwise set up readers from OTEL_METRICS_EXPORTER.
+    metricReaders: withMetrics ? [prometheus, ...(overrides.metricReaders ?? [])] : [],
     views,
     ...(attributeLimitSet ? {} : { spanLimits: { attributeValueLengthLimit: SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT } }),
     spanProcessors: overrides.spanProcessors,
     logRecordProcessors: overrides.logRecordProcessors,
-    instrumentations: [getNodeAutoInstrumentations(INSTRUMENTATIONS)],
+    instrumentations: [getNodeAutoInstrumentations(config)],
   });
   recordFastifyRoutes();
   sdk.start();
@@ -148,7 +205,7 @@ export function startTelemetry(overrides: TelemetryOverrides = {}): Telemetry {
   const meter = metrics.getMeter(TELEMETRY_SCOPE);
   let stopping: Promise<void> | undefined;
   active = {
-    prometheus,
+    prometheus: withMetrics ? prometheus : { getMetricsRequestHandler: emptyExposition },
     meter,
     shutdown: () => (stopping ??= sdk.shutdown()),
   };
@@ -178,18 +235,18 @@ function startWithoutTelemetry(): Telemetry {
     })}\n`,
   );
   return {
-    prometheus: {
-      getMetricsRequestHandler: (_request, response) => {
-        response.statusCode = 200;
-        response.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
-        response.end();
-      },
-    },
+    prometheus: { getMetricsRequestHandler: emptyExposition },
     // No global MeterProvider is registered without the SDK: this is the API's no-op meter.
     meter: metrics.getMeter(TELEMETRY_SCOPE),
     shutdown: () => Promise.resolve(),
   };
 }
+
+const emptyExposition: Telemetry['prometheus']['getMetricsRequestHandler'] = (_request, response) => {
+  response.statusCode = 200;
+  response.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+  response.end();
+};
 
 export function getTracer() {
   return trace.getTracer(TELEMETRY_SCOPE);
