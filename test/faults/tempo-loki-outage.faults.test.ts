@@ -2,10 +2,12 @@
 // persistent sending queues and delivers every one afterwards. Tempo and Loki cannot run here; the
 // recording stand-in for their network edge (test/support/otlp-recorder.ts, service
 // `otlp-recorder`) is what goes down, so this tests our side: the collector's queues and retries.
-// Every request is sent under its own trace ID and counted there by it.
+// Every request is sent under its own trace ID and counted there by it. It prints how fast the
+// collector resumes (first span and log record after the edge is back) and drains the backlog:
+// otel-collector/config.yaml's retry_on_failure and wait_for_ready decide both (figures, not asserts).
 import { describe, expect, inject, it } from 'vitest';
 import { openLoopLoad } from './support/open-loop.ts';
-import { allDeliveredToEdge, controlOf, printFigures, scrape, seconds, sleep, stackHealthy, sumOf } from './support/observe.ts';
+import { allDeliveredToEdge, controlOf, edgeRecovery, printFigures, scrape, seconds, sleep, stackHealthy, sumOf } from './support/observe.ts';
 import { readRecorded } from '../support/otlp-recorder.ts';
 
 const f = inject('faults');
@@ -35,6 +37,8 @@ describe('Tempo and Loki (their network edge) down for 90 s under load', () => {
       const collectorAtEnd = await scrape(f.endpoints.collectorMetrics);
       const refused = EDGE_EXPORTERS.map((e) => sumOf(collectorAtEnd, e === 'otlp_grpc/tempo' ? 'otelcol_exporter_enqueue_failed_spans' : 'otelcol_exporter_enqueue_failed_log_records', { exporter: e }));
       const sentInOutage = load.samples.filter((s) => s.at >= stoppedAt).length;
+      const backlog = load.samples.filter((s) => s.at >= stoppedAt);
+      const startRequested = Date.now();
       await control.start('otlp-recorder');
       edgeDown = false;
       const backAt = Date.now();
@@ -45,11 +49,14 @@ describe('Tempo and Loki (their network edge) down for 90 s under load', () => {
       const { value: delivered, afterMs } = await allDeliveredToEdge(f, samples, 150_000);
       // The outage was one: nothing arrived at the edge while it was down.
       const recorded = readRecorded(f.otlpRecorderDir);
-      const arrivedInOutage = [...recorded.spans, ...recorded.logs].filter((r) => r.at > stoppedAt && r.at < backAt).length;
+      const arrivedInOutage = [...recorded.spans, ...recorded.logs].filter((r) => r.at > stoppedAt && r.at < startRequested).length;
+      const recovery = edgeRecovery(f, backlog, startRequested, backAt);
 
       printFigures('the Tempo and Loki edge (recording stand-in) down for 90 s under 50 req/s', [
         ['requests sent (whole test)', `${samples.length}, ${failed.length} failed; ${sentInOutage} during the outage`],
-        ['edge down', `${seconds(backAt - stoppedAt)}; spans and log records received meanwhile: ${arrivedInOutage}`],
+        ['edge down', `${seconds(backAt - stoppedAt)} (its restart took ${seconds(backAt - startRequested)}); spans and log records received meanwhile: ${arrivedInOutage}`],
+        ['first SERVER span / access log after it was up', `${seconds(recovery.firstSpanMs)} / ${seconds(recovery.firstLogMs)} (goal: 5 s)`],
+        ['backlog drained (spans / logs)', `${seconds(recovery.spansDrainedMs)} / ${seconds(recovery.logsDrainedMs)} after it was up: the last of the ${backlog.length} requests sent in the ${seconds(backAt - stoppedAt)} outage`],
         ['collector queue peak (requests)', JSON.stringify(peak)],
         ['refused by a full queue (spans, log records)', refused.join(', ')],
         ['SERVER spans and access logs delivered', `all ${delivered.answered} answered requests', by trace ID; ${delivered.duplicateSpans} spans delivered twice`],

@@ -225,3 +225,20 @@ export async function allDeliveredToEdge(f: FaultTargets, samples: readonly Samp
     return u;
   }, { timeoutMs, intervalMs: 1000 });
 }
+
+/**
+ * How the edge recovered: when the first SERVER span and the first access-log record (any
+ * request's) arrived after it was started again, and when the last of those of the requests sent
+ * while it was down (`backlog`) arrived, per signal (the backlog's drain). In ms from `readyAt`, when
+ * its readiness probe first answered: it listens on both ports before that (otlp-recorder.ts), so an
+ * arrival between `startedAt` (the start requested) and `readyAt` counts, as a figure below 0.
+ */
+export function edgeRecovery(f: FaultTargets, backlog: readonly Sample[], startedAt: number, readyAt: number) {
+  const { spans, logs } = readRecorded(f.otlpRecorderDir);
+  const server = spans.filter((s) => s.kind === 2 && s.service === 'dice-api');
+  const access = logs.filter((l) => l.body === 'request' && l.service === 'dice-api');
+  const ids = new Set(backlog.filter((s) => s.status > 0).map((s) => s.traceId));
+  const first = (rows: readonly { at: number }[]) => Math.min(...rows.filter((r) => r.at >= startedAt).map((r) => r.at)) - readyAt;
+  const last = (rows: readonly { at: number; traceId: string }[]) => Math.max(...rows.filter((r) => ids.has(r.traceId)).map((r) => r.at)) - readyAt;
+  return { firstSpanMs: first(server), firstLogMs: first(access), spansDrainedMs: last(server), logsDrainedMs: last(access) };
+}
