@@ -223,26 +223,25 @@ func split(data []byte) ([]document, error) {
 	}
 }
 
+// crdFiles reads the .yaml files under dir, its subdirectories included (build-backends.sh
+// installs one per operator version: crds/prometheus-operator-vX.Y.Z/).
 func crdFiles(dir string) ([][]byte, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
 	var files [][]byte
-	for _, e := range entries {
-		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
-			continue
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real // WalkDir does not follow a symlinked root
+	}
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			return err
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
+		data, err := os.ReadFile(path)
 		files = append(files, data)
+		return err
+	})
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("no .yaml files")
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no .yaml files")
-	}
-	return files, nil
+	return files, err
 }
 
 // startServers starts etcd and kube-apiserver under tmp and returns a client config of a user in
