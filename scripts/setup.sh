@@ -64,6 +64,10 @@ printf 'root: yes\n' >&2
 
 # From empty Go caches on 2 busy cores: about 13 min for the backends, then helm 7.5, kube-validate
 # 8 (its Go tests included) and telemetrygen 1.5 (measured 2026-11-28, load average 7-15).
+# kube-dryrun (kube-apiserver 1.37.2 + etcd, built with kube-validate in one module) adds 417 CPU-s
+# (7 CPU-min, downloads included) to kube-validate's 329 from empty caches; measured 2026-12-06 at
+# nice 19 and load average 8-13, where that took 22.7 min of wall (kube-validate alone 11.5); about
+# 4 min on 2 idle cores (estimated, not measured). Warm Go caches, after a source change: 2.3 min for both.
 step "backend binaries and deployment tools (scripts/native/build-backends.sh; about 30 min from empty caches on 2 cores, seconds when cached)"
 bash scripts/native/build-backends.sh
 

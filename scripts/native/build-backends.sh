@@ -7,8 +7,10 @@
 #   node_exporter node_exporter
 #   helm        helm (Kubernetes chart lint/template, npm run test:deploy), HELM_VERSION
 #   kube-validate kube-validate (deploy/tools/kube-validate: rendered manifests checked as a
-#               kube-apiserver would) plus the prometheus-operator CRDs it validates custom resources
-#               against, at PROMETHEUS_OPERATOR_VERSION
+#               kube-apiserver would) and kube-dryrun (its cmd/kube-dryrun: a real kube-apiserver and
+#               etcd in one process, server-side apply with dryRun=All; one module, so both share
+#               the k8s.io packages' compilation) plus the prometheus-operator CRDs they load, at
+#               PROMETHEUS_OPERATOR_VERSION
 #   telemetrygen telemetrygen (collector-contrib's OTLP load generator), at OTELCOL_VERSION
 #   engine      dockerd, docker-proxy (github.com/moby/moby/v2), at MOBY_VERSION: the engine
 #               npm run test:compose starts when the machine has none (scripts/compose/engine.sh)
@@ -144,7 +146,7 @@ canon_name() { # NAME -> sets CANON
     alertmanager | amtool) CANON=alertmanager ;;
     node_exporter | node-exporter) CANON=node_exporter ;;
     helm) CANON=helm ;;
-    kube-validate | kube_validate) CANON=kube-validate ;;
+    kube-validate | kube_validate | kube-dryrun) CANON=kube-validate ;;
     telemetrygen) CANON=telemetrygen ;;
     engine | dockerd | docker-proxy | moby) CANON=engine ;;
     runc) CANON=runc ;;
@@ -208,6 +210,7 @@ comp_binaries() {
     engine) echo dockerd docker-proxy ;;
     compose) echo docker-compose ;;
     sloth) echo sloth oslo ;;
+    kube-validate) echo kube-validate kube-dryrun ;;
     *) echo "$1" ;;
   esac
 }
@@ -468,9 +471,9 @@ build_kube_validate() {
   step "go test ./... in deploy/tools/kube-validate (-p $JOBS)" \
     "cd deploy/tools/kube-validate && KUBE_VALIDATE_CRDS=<crd dir> GOWORK=off go test ./..."
   (cd "$KUBE_VALIDATE_SRC" && KUBE_VALIDATE_CRDS="$crds" run go test -p "$JOBS" -tags netgo -count=1 ./...)
-  step "go build deploy/tools/kube-validate (-p $JOBS)" \
-    "cd deploy/tools/kube-validate && GOWORK=off go build ."
-  (cd "$KUBE_VALIDATE_SRC" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP" -o "$stage/" .)
+  step "go build deploy/tools/kube-validate and its cmd/kube-dryrun (k8s.io/kubernetes, etcd; -p $JOBS)" \
+    "cd deploy/tools/kube-validate && GOWORK=off go build . ./cmd/kube-dryrun"
+  (cd "$KUBE_VALIDATE_SRC" && run go build -p "$JOBS" -tags netgo -ldflags "$LDFLAGS_STRIP" -o "$stage/" . ./cmd/kube-dryrun)
   install_stage kube-validate "$stage"
 }
 
