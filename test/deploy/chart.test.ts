@@ -174,6 +174,54 @@ describe('the dice API', () => {
       expect(mib(agent.requests.memory), `${name}: agent memory request vs ${collectorPeakMiB.toFixed(0)} MiB`).toBeGreaterThanOrEqual(collectorPeakMiB * 1.2);
     }
   });
+
+  // The CPU requests, derived from the benchmark docs/benchmarks.json holds at the rate each values
+  // file sizes a pod for (the rates the values' comments give): a re-measured replica, collector or
+  // HAProxy changes what the chart must request, and this fails until the values follow.
+  it("CPU requests are the benchmark's CPU at each pod's design rate (docs/benchmarks.json), rounded up to 50m", () => {
+    const bench = JSON.parse(read('docs/benchmarks.json'));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const moderate = bench.throughput.cases.find((c: { id: string }) => c.id === 'roll-moderate');
+    // CPU-s per 1k requests of an instrumented replica at a steady 500 req/s (the conservative figure:
+    // at saturation batching amortises more).
+    const apiPer1k = median(moderate.rounds.instrumented.map((r: { cpuSecondsPer1k: number }) => r.cpuSecondsPer1k));
+    const load = bench.footprint.load;
+    const per100 = (name: string) => load.processes.find((p: { name: string }) => p.name === name).cpuPercent * 10 / (load.rate / 100); // millicores per 100 req/s
+    const up50 = (m: number) => Math.ceil(m / 50) * 50;
+    const milli = (q: string) => (q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
+    const design = {
+      default: { api: 200, agent: 450, edge: 300, hpaTarget: 0.7 },
+      production: { api: 500, replicasPerNode: 4, maxReplicas: 20, edgePods: 2, hpaTarget: 0.7 },
+    };
+    // Production: at the autoscaler's target a replica serves 70% of its request's worth of requests;
+    // an agent serves a node's replicas; an edge pod's request covers half of its share of the peak
+    // (both rarely see it together) and its limit the whole.
+    const prodApi = up50(design.production.api * apiPer1k);
+    const perReplica = (prodApi * design.production.hpaTarget) / apiPer1k;
+    const edgePeakPerPod = (design.production.maxReplicas * perReplica) / design.production.edgePods;
+    const expected = {
+      default: { api: up50(design.default.api * apiPer1k), agent: up50((design.default.agent / 100) * per100('otel-collector')), edge: up50((design.default.edge / 100) * per100('load-balancer')) },
+      production: {
+        api: prodApi,
+        agent: up50(((design.production.replicasPerNode * perReplica) / 100) * per100('otel-collector')),
+        edge: up50((edgePeakPerPod / 2 / 100) * per100('load-balancer')),
+      },
+    };
+    for (const [name, args] of variants) {
+      const key = name.startsWith('production') ? 'production' : 'default';
+      const rendered = template(args).objects;
+      const requests = {
+        api: milli(one(rendered, 'Deployment', API).spec.template.spec.containers[0].resources.requests.cpu),
+        agent: milli(one(rendered, 'DaemonSet').spec.template.spec.containers[0].resources.requests.cpu),
+        edge: milli(one(rendered, 'Deployment', `${RELEASE}-dice-stack-edge`).spec.template.spec.containers[0].resources.requests.cpu),
+      };
+      expect(requests, `${name} values, from ${apiPer1k} CPU-s per 1k at 500 req/s`).toEqual(expected[key]);
+      if (key === 'production') {
+        const edgeLimit = milli(one(rendered, 'Deployment', `${RELEASE}-dice-stack-edge`).spec.template.spec.containers[0].resources.limits.cpu);
+        expect(edgeLimit, 'the edge limit covers a pod\'s share of the peak').toBeGreaterThanOrEqual((edgePeakPerPod / 100) * per100('load-balancer'));
+      }
+    }
+  });
 });
 
 describe('the collector agent', () => {
