@@ -13,17 +13,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 
 	"dice-stack/deploy/tools/kube-validate/validate"
 )
-
-type dirs []string
-
-func (d *dirs) String() string     { return strings.Join(*d, ",") }
-func (d *dirs) Set(s string) error { *d = append(*d, s); return nil }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -32,7 +26,7 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kube-validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var crdDirs dirs
+	var crdDirs validate.CRDDirs
 	fs.Var(&crdDirs, "crds", "directory of CustomResourceDefinition YAML files to load (repeatable)")
 	noDefault := fs.Bool("no-default-crds", false, "do not load the crds/ directory next to the executable")
 	namespace := fs.String("namespace", "default", "namespace of namespaced custom resources that set none (as the request's)")
@@ -53,14 +47,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	v := validate.New()
 	v.Namespace = *namespace
 	if !*noDefault {
-		if exe, err := os.Executable(); err == nil {
-			if real, err := filepath.EvalSymlinks(exe); err == nil {
-				exe = real
-			}
-			d := filepath.Join(filepath.Dir(exe), "crds")
-			if st, err := os.Stat(d); err == nil && st.IsDir() {
-				crdDirs = append([]string{d}, crdDirs...)
-			}
+		if d := validate.DefaultCRDDir(); d != "" {
+			crdDirs = append([]string{d}, crdDirs...)
 		}
 	}
 	for _, d := range crdDirs {

@@ -41,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"dice-stack/deploy/tools/kube-validate/validate"
 	"github.com/spf13/pflag"
 	"go.etcd.io/etcd/server/v3/embed"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,11 +65,6 @@ import (
 )
 
 const fieldManager = "kube-dryrun"
-
-type dirs []string
-
-func (d *dirs) String() string     { return strings.Join(*d, ",") }
-func (d *dirs) Set(s string) error { *d = append(*d, s); return nil }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,7 +96,7 @@ func (d document) ref(namespace string) string {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kube-dryrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var crdDirs dirs
+	var crdDirs validate.CRDDirs
 	fs.Var(&crdDirs, "crds", "directory of CustomResourceDefinition YAML files to install first (repeatable)")
 	noDefault := fs.Bool("no-default-crds", false, "do not install the crds/ directory next to the executable")
 	namespace := fs.String("namespace", "default", "namespace of namespaced objects that set none (helm template --namespace)")
@@ -118,7 +114,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if !*noDefault {
-		if d := besideExecutable("crds"); d != "" {
+		if d := validate.DefaultCRDDir(); d != "" {
 			crdDirs = append([]string{d}, crdDirs...)
 		}
 	}
@@ -620,21 +616,6 @@ func installCRDs(ctx context.Context, dyn dynamic.Interface, files [][]byte) (in
 		}
 	}
 	return len(names), nil
-}
-
-func besideExecutable(name string) string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
-	}
-	d := filepath.Join(filepath.Dir(exe), name)
-	if st, err := os.Stat(d); err == nil && st.IsDir() {
-		return d
-	}
-	return ""
 }
 
 // version names the Kubernetes and etcd modules linked in, e.g.
