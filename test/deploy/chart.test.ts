@@ -13,26 +13,22 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_OVERRIDES, renderChartFiles, renderCollectorConfig } from '../../scripts/deploy/generate-chart-files.ts';
 import { composeReplicaEnv, replicaNodeArgs } from '../../scripts/native/replica-env.ts';
 import { binary, ROOT, run } from '../config/support/tools.ts';
-import { CHART, KUBE_VERSION, NAMESPACE, one, PRODUCTION, RELEASE, template, type K8sObject } from './support/chart.ts';
+import { CHART, KUBE_VERSION, NAMESPACE, one, PRODUCTION, RELEASE, template, VALUE_SETS, type K8sObject } from './support/chart.ts';
 import { helm, validate } from './support/tools.ts';
 
 const API = `${RELEASE}-dice-stack-api`;
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
-const variants: [string, string[]][] = [
-  ['default values', []],
-  ['production values', ['-f', PRODUCTION]],
-];
 
 describe('helm lint and template, default and production values', () => {
-  it.each(variants)('helm lint --strict passes with the %s', (_name, args) => {
+  it.each(VALUE_SETS)('helm lint --strict passes with the %s', (_name, args) => {
     const result = helm(['lint', '--strict', CHART, '--kube-version', KUBE_VERSION, ...args]);
     expect(result.status, result.output).toBe(0);
     expect(result.output).toContain('1 chart(s) linted, 0 chart(s) failed');
   });
 
-  it.each(variants)('every object rendered with the %s is valid for the API server (kube-validate, operator CRDs)', (_name, args) => {
+  it.each(VALUE_SETS)('every object rendered with the %s is valid for the API server (kube-validate, operator CRDs)', (_name, args) => {
     const { text, objects } = template(args);
     expect(objects.length).toBeGreaterThan(10);
     const result = validate(text);
@@ -166,7 +162,7 @@ describe('the dice API', () => {
     const peakMiB = bench.throughput.variants.instrumented.peakRssBytes / 2 ** 20;
     const collectorPeakMiB = Math.max(...bench.footprint.load.processes.filter((p: { name: string }) => p.name === 'otel-collector').map((p: { peakRssBytes: number }) => p.peakRssBytes)) / 2 ** 20;
     const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN);
-    for (const [name, args] of variants) {
+    for (const [name, args] of VALUE_SETS) {
       const rendered = template(args).objects;
       const api = one(rendered, 'Deployment', API).spec.template.spec.containers[0].resources;
       expect(mib(api.limits.memory), `${name}: api memory limit vs ${peakMiB.toFixed(0)} MiB x 1.2`).toBeGreaterThanOrEqual(peakMiB * 1.2);
@@ -207,7 +203,7 @@ describe('the dice API', () => {
         edge: up50((edgePeakPerPod / 2 / 100) * per100('load-balancer')),
       },
     };
-    for (const [name, args] of variants) {
+    for (const [name, args] of VALUE_SETS) {
       const key = name.startsWith('production') ? 'production' : 'default';
       const rendered = template(args).objects;
       const requests = {

@@ -4,7 +4,7 @@
 // fieldValidation=Strict. It catches the API server's type-specific rules, which kube-validate's
 // strict decoding does not run; each mistake below passes kube-validate and is refused here.
 import { describe, expect, it } from 'vitest';
-import { NAMESPACE, PRODUCTION, template } from './support/chart.ts';
+import { NAMESPACE, template, VALUE_SETS } from './support/chart.ts';
 import { dryRun, optionalTool, validate } from './support/tools.ts';
 
 const dryrun = optionalTool('kube-dryrun');
@@ -12,10 +12,6 @@ const dryrun = optionalTool('kube-dryrun');
 // beside a cold Go build.
 const TIMEOUT = 300_000;
 
-const variants: [string, string[]][] = [
-  ['default values', []],
-  ['production values', ['-f', PRODUCTION]],
-];
 
 // A Deployment whose selector matches its template, and the same with one label changed in the
 // template only; a Service, and the same with one port given twice. Names differ so one server
@@ -61,7 +57,7 @@ const mistakes = [
 ].join('---\n');
 
 describe.skipIf(!dryrun.path)(`kube-dryrun: server-side apply dry-run on kube-apiserver 1.37.2${dryrun.missing ? ` (skipped: ${dryrun.missing})` : ''}`, () => {
-  it.each(variants)('accepts every object rendered with the %s', { timeout: TIMEOUT }, (_name, args) => {
+  it.each(VALUE_SETS)('accepts every object rendered with the %s', { timeout: TIMEOUT }, (_name, args) => {
     const { text, objects } = template(args);
     const result = dryRun(text, ['--namespace', NAMESPACE]);
     expect(result.status, result.output).toBe(0);

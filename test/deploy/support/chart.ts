@@ -6,6 +6,11 @@ import { helm } from './tools.ts';
 
 export const CHART = 'deploy/helm/dice-stack';
 export const PRODUCTION = `${CHART}/values-production.yaml`;
+/** The values every chart check renders: the chart's defaults and the production overrides, as helm arguments. */
+export const VALUE_SETS: [string, string[]][] = [
+  ['default values', []],
+  ['production values', ['-f', PRODUCTION]],
+];
 // The Kubernetes version the manifests are rendered for (Capabilities.KubeVersion); the chart needs >= 1.28.
 export const KUBE_VERSION = '1.37.0';
 export const RELEASE = 'dice';
