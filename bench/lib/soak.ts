@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { autocannon, paced } from './load.ts';
 import { usageOf } from './proc.ts';
 import type { Settings, SoakResults, SoakSample, SoakSeries } from './results.ts';
-import { startServer, stopServer, type RunningServer, type ServerContext, type ServerSpec } from './servers.ts';
-import { LOAD_CPU, ROLL, SERVER_CPU, ALL_CPUS } from './throughput.ts';
+import { startServer, stopServer, type RunningServer, type ServerSpec } from './servers.ts';
+import { LOAD_CPU, ROLL, SERVER_CPU, ALL_CPUS, type ServerPhaseOptions } from './throughput.ts';
 
 const SOAK_VARIANTS = [
   { key: 'uninstrumented', name: 'soak-uninstrumented', label: 'uninstrumented (no SDK)', instrumented: false, octet: 118 },
@@ -46,13 +46,7 @@ export function soakSeconds(settings: Settings, alone = false): number {
   return settings.soakS + 10 + (alone ? settings.warmupS + settings.durationS + 5 : 0);
 }
 
-export async function runSoak(options: {
-  settings: Settings;
-  context: Omit<ServerContext, 'host'>;
-  subnet: string;
-  log: (line: string) => void;
-  track: (server: RunningServer | undefined, add: boolean) => void;
-  pinStack: (cpus: string) => void;
+export async function runSoak(options: ServerPhaseOptions & {
   /** The instrumented server's saturation rate measured in this run; measured here when absent. */
   saturationRps?: number;
 }): Promise<SoakResults> {

@@ -299,7 +299,8 @@ async function runGroup(
   }
 }
 
-export async function runThroughput(options: {
+/** What a phase that starts servers of its own beside the native stack is given (throughput, soak). */
+export interface ServerPhaseOptions {
   settings: Settings;
   context: Omit<ServerContext, 'host'>;
   subnet: string;
@@ -307,6 +308,9 @@ export async function runThroughput(options: {
   track: (server: RunningServer | undefined, add: boolean) => void;
   /** Pins the native stack's processes (to keep core 1 for the server under test), or unpins them. */
   pinStack: (cpus: string) => void;
+}
+
+export async function runThroughput(options: ServerPhaseOptions & {
   /** Only these case ids (--cases); every case when unset. */
   caseIds?: string[];
   /** Built checkouts to measure side by side (--baseline). */
