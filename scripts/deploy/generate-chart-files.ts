@@ -13,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { Document, parseDocument } from 'yaml';
+import { Document, isCollection, parseDocument } from 'yaml';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHART = join(ROOT, 'deploy/helm/dice-stack');
@@ -31,6 +31,9 @@ export interface Override {
   why: string;
   /** Written above the new value in the generated file, for its reader. */
   comment?: string;
+  /** Renames the key at `path` instead (`from` and `to` are then the old and new key names): its
+   * value stays as it is, anchors included, and later overrides address it by the new name. */
+  renameKey?: true;
 }
 
 const SCRAPE = ['receivers', 'prometheus', 'config', 'scrape_configs', 0];
@@ -77,8 +80,22 @@ export const COLLECTOR_OVERRIDES: Override[] = [
       " replica's service.instance.id (the Deployment sets it from the downward API).",
   },
   {
+    path: ['exporters', 'otlp_http/tempo'],
+    from: 'otlp_http/tempo',
+    to: 'otlp_grpc/tempo',
+    renameKey: true,
+    why: "gRPC to Tempo's distributors, spread by round_robin and re-resolved as the HPA adds them (compose sends OTLP/HTTP to one Tempo)",
+    comment:
+      ' Kubernetes (chart override): OTLP/gRPC, round_robin over every address of the distributors\' headless\n' +
+      " Service, which closes connections every 2m so that agents spread over new ones (deploy/values/\n" +
+      " tempo-distributed.yaml). One HTTP connection pool through a ClusterIP would stay on the distributors\n" +
+      ' it first reached. Compose sends OTLP/HTTP, for its reconnect after an outage (see its config): grpc-go\n' +
+      ' redials a distributor that is down on its own backoff, so wait_for_ready sends a batch the moment a dial\n' +
+      ' succeeds rather than at its next retry.',
+  },
+  {
     path: ['exporters', 'otlp_grpc/tempo', 'endpoint'],
-    from: 'tempo:4317',
+    from: 'http://tempo:4318',
     to: '${env:TEMPO_OTLP_GRPC_ENDPOINT}',
     why: "Tempo's in-cluster Service (tempo-distributed's distributor), set from values",
   },
@@ -87,6 +104,24 @@ export const COLLECTOR_OVERRIDES: Override[] = [
     from: undefined,
     to: 'round_robin',
     why: "spreads each agent's spans over every Tempo distributor its dns:/// endpoint resolves (gRPC's default, pick_first, sticks to one)",
+  },
+  {
+    path: ['exporters', 'otlp_grpc/tempo', 'tls'],
+    from: undefined,
+    to: { insecure: true },
+    why: 'plain gRPC inside the cluster, as the distributor listens (an http:// endpoint says so for OTLP/HTTP)',
+  },
+  {
+    path: ['exporters', 'otlp_grpc/tempo', 'wait_for_ready'],
+    from: undefined,
+    to: true,
+    why: 'an export waits (up to its 5 s timeout) for a distributor connection instead of failing at once, and goes out the moment one is up',
+  },
+  {
+    path: ['service', 'pipelines', 'traces', 'exporters'],
+    from: ['otlp_http/tempo'],
+    to: ['otlp_grpc/tempo'],
+    why: 'the traces pipeline exports through the renamed exporter',
   },
   {
     path: ['exporters', 'otlp_http/loki', 'endpoint'],
@@ -280,7 +315,11 @@ export function renderHaproxyConfig(source = readFileSync(join(ROOT, 'observabil
 }
 
 function apply(doc: Document, overrides: Override[], source: string): void {
-  for (const { path, from, to, comment } of overrides) {
+  for (const { path, from, to, comment, renameKey } of overrides) {
+    if (renameKey) {
+      renameKeyIn(doc, path, from as string, to as string, comment, source);
+      continue;
+    }
     const node = doc.getIn(path, true) as { toJSON?: () => unknown } | undefined;
     const found = node === undefined ? undefined : typeof node === 'object' && node !== null && 'toJSON' in node ? node.toJSON!() : node;
     if (!isDeepStrictEqual(found, from)) {
@@ -291,11 +330,32 @@ function apply(doc: Document, overrides: Override[], source: string): void {
     }
     if (to === undefined) doc.deleteIn(path);
     else {
-      const node = doc.createNode(to);
-      if (comment) node.commentBefore = comment;
-      doc.setIn(path, node);
+      const created = doc.createNode(to);
+      if (comment) created.commentBefore = comment;
+      // A list written [a, b] in the source stays on one line.
+      if (isCollection(created) && isCollection(node) && node.flow) created.flow = true;
+      doc.setIn(path, created);
     }
   }
+}
+
+/** Renames the key at `path` in its map, keeping the value node (and the anchors in it) as it is. */
+function renameKeyIn(doc: Document, path: Path, from: string, to: string, comment: string | undefined, source: string): void {
+  const map = doc.getIn(path.slice(0, -1), true) as
+    | { commentBefore?: string | null; items?: { key: { value?: unknown; commentBefore?: string | null } }[] }
+    | undefined;
+  const pair = map?.items?.find((item) => item.key.value === from);
+  if (path.at(-1) !== from || pair === undefined || map!.items!.some((item) => item.key.value === to)) {
+    throw new Error(
+      `${source} changed at ${path.join('.')}: the override renames key ${from} to ${to}, and expects the first and not the second.\n` +
+        `Decide what Kubernetes needs, update the override in scripts/deploy/generate-chart-files.ts, then regenerate.`,
+    );
+  }
+  pair.key.value = to;
+  // The source's comment on the old key describes the old choice; the yaml library keeps the comment
+  // above a map's first key on the map itself.
+  if (map!.items![0] === pair) map!.commentBefore = null;
+  pair.key.commentBefore = comment ?? null;
 }
 
 /** Drops the source's opening comment (its role in compose), which the generated header replaces;
@@ -309,7 +369,7 @@ function dropSourceHeader(doc: Document): void {
 }
 
 function overrideList(overrides: Override[]): string {
-  return overrides.length === 0 ? '#   (none)\n' : overrides.map((o) => `#   ${o.path.join('.')}: ${o.why}\n`).join('');
+  return overrides.length === 0 ? '#   (none)\n' : overrides.map((o) => `#   ${o.path.join('.')}${o.renameKey ? ` -> ${String(o.to)}` : ''}: ${o.why}\n`).join('');
 }
 
 /** deploy/helm/dice-stack/files/otel-collector.yaml */

@@ -239,7 +239,12 @@ describe('the collector agent', () => {
 
   it('the generator stops when compose\'s config changes where an override applies', () => {
     const source = read('otel-collector/config.yaml');
-    expect(() => renderCollectorConfig(source.replace('endpoint: tempo:4317', 'endpoint: tempo:14317'))).toThrow(/exporters\.otlp_grpc\/tempo\.endpoint/);
+    expect(() => renderCollectorConfig(source.replace('endpoint: http://tempo:4318', 'endpoint: http://tempo:14318'))).toThrow(/exporters\.otlp_grpc\/tempo\.endpoint/);
+  });
+
+  it('the generator stops when the exporter it renames is gone or renamed in compose', () => {
+    const source = read('otel-collector/config.yaml');
+    expect(() => renderCollectorConfig(source.replaceAll('otlp_http/tempo', 'otlp_grpc/tempo'))).toThrow(/renames key otlp_http\/tempo to otlp_grpc\/tempo/);
   });
 
   /** Runs otelcol-dice validate on the ConfigMap's files, in the DaemonSet's --config order and environment. */
@@ -302,12 +307,17 @@ describe('the collector agent', () => {
   it("keeps compose's pipelines, processors, span-metrics connector (exemplars on) and file-backed queues; only the listed keys differ", () => {
     const compose = parse(read('otel-collector/config.yaml'));
     const chart = parse(configMap.data!['config.yaml']!);
-    for (const key of ['extensions', 'processors', 'connectors', 'service'] as const) expect(chart[key], key).toEqual(compose[key]);
+    for (const key of ['extensions', 'processors', 'connectors'] as const) expect(chart[key], key).toEqual(compose[key]);
+    expect(chart.service.pipelines.traces.exporters, 'the chart sends traces over gRPC').toEqual(['otlp_grpc/tempo']);
     expect(chart.connectors.span_metrics.exemplars.enabled).toBe(true);
-    // Put compose's values back at the overridden paths: what remains must be compose's config.
-    for (const { path, from } of COLLECTOR_OVERRIDES) {
+    // Put compose's values back at the overridden paths, last override first (a renamed key's
+    // overrides come after its rename): what remains must be compose's config.
+    for (const { path, from, to, renameKey } of [...COLLECTOR_OVERRIDES].reverse()) {
       const parent = path.slice(0, -1).reduce((node: any, key) => node[key], chart);
-      if (from === undefined) delete parent[path.at(-1)!];
+      if (renameKey) {
+        parent[from as string] = parent[to as string];
+        delete parent[to as string];
+      } else if (from === undefined) delete parent[path.at(-1)!];
       else parent[path.at(-1)!] = from;
     }
     expect(chart).toEqual(compose);
