@@ -276,7 +276,7 @@ async function collectorPhase(name: string, target: PhaseResult['target'], colle
     accepted: { spans, logRecords: logs },
     acceptedPerS: { spans: spans / genSeconds, logRecords: logs / genSeconds },
     delivered: {
-      spans: d['otelcol_exporter_sent_spans{otlp_grpc/tempo}'] ?? 0,
+      spans: d['otelcol_exporter_sent_spans{otlp_http/tempo}'] ?? 0,
       logRecords: d['otelcol_exporter_sent_log_records{otlp_http/loki}'] ?? 0,
       metricPoints: d['otelcol_exporter_sent_metric_points{otlp_http/prometheus}'] ?? 0,
     },
@@ -315,7 +315,7 @@ async function main() {
     'taskset',
     [
       '-c', '0', OTELCOL!, `--config=${join(ROOT, 'otel-collector/config.yaml')}`,
-      `--set=exporters::otlp_grpc/tempo::endpoint=${A.tempo}:4317`,
+      `--set=exporters::otlp_http/tempo::endpoint=http://${A.tempo}:4318`,
       `--set=exporters::otlp_http/loki::endpoint=http://${A.loki}:3100/otlp`,
       `--set=exporters::otlp_http/prometheus::endpoint=http://${A.prometheus}:9090/api/v1/otlp`,
     ],

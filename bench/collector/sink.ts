@@ -1,4 +1,4 @@
-// Counting sinks standing in for the network edge of Tempo (OTLP/gRPC), Loki (/otlp/v1/logs) and
+// Counting sinks standing in for the network edge of Tempo (/v1/traces), Loki (/otlp/v1/logs) and
 // Prometheus (/api/v1/otlp/v1/metrics) while bench/collector/run.ts measures the collector. They
 // answer every export at once with an empty (valid) OTLP response and only count requests and
 // bytes, never decode, so that they cost little next to the collector: the run reports their CPU.
@@ -9,7 +9,6 @@
 // GET http://$CONTROL/stats answers the counters as JSON.
 import { createServer, type IncomingMessage } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { decodeLogs, decodeSpans } from '../../test/support/otlp-recorder.ts';
 
@@ -70,31 +69,6 @@ const stats: Record<'traces' | 'logs' | 'metrics', Counter> = {
   metrics: { requests: 0, bytes: 0, wireBytes: 0, items: 0, gzipBytes: 0 },
 };
 
-const identity = (b: Buffer) => b;
-const traceService: grpc.ServiceDefinition = {
-  Export: {
-    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
-const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-grpcServer.addService(traceService, {
-  Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-    stats.traces.requests++;
-    stats.traces.bytes += call.request.length; // grpc-js hands over the decompressed message
-    if (decode) {
-      stats.traces.items += decodeSpans(call.request, Date.now()).length;
-      stats.traces.gzipBytes += gzipSync(call.request).length;
-    }
-    callback(null, Buffer.alloc(0));
-  },
-});
-
 async function body(req: IncomingMessage): Promise<{ raw: Buffer; wire: number }> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -124,9 +98,7 @@ function otlpHttp(host: string, port: number, routes: Record<string, 'traces' | 
 }
 
 const [controlHost, controlPort] = (process.env.CONTROL ?? '127.0.7.60:7000').split(':');
-await new Promise<void>((resolve, reject) =>
-  grpcServer.bindAsync(`${process.env.TEMPO_ADDR}:4317`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-);
+await otlpHttp(process.env.TEMPO_ADDR!, 4318, { '/v1/traces': 'traces' });
 await otlpHttp(process.env.LOKI_ADDR!, 3100, { '/otlp/v1/logs': 'logs' });
 await otlpHttp(process.env.PROM_ADDR!, 9090, { '/api/v1/otlp/v1/metrics': 'metrics' });
 // GET /stats: the counters; POST /decode?on=0|1: stop or start decoding (and forget the series).

@@ -60,7 +60,7 @@ export interface StackOptions {
   build?: boolean;
   log?: (line: string) => void;
   /**
-   * Run test/support/otlp-recorder.ts at tempo:4317 and loki:3100 as the service `otlp-recorder`:
+   * Run test/support/otlp-recorder.ts at tempo:4318 and loki:3100 as the service `otlp-recorder`:
    * a recording stand-in for the network edge of Tempo and Loki (not for them), so that the e2e and
    * fault suites can check what the collector delivers there. Off for `npm run stack`.
    */

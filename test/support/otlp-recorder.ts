@@ -1,11 +1,12 @@
 // A recording OTLP receiver standing in for the NETWORK EDGE of Tempo and Loki, which cannot run
 // here (AGPL; see README). It is not Tempo or Loki: it tests our side, what the collector delivers
-// (otel-collector/config.yaml: otlp_grpc/tempo, otlp_http/loki). It listens where the stack puts
-// them: OTLP/gRPC on tempo:4317 and Loki's OTLP/HTTP push path on loki:3100/otlp/v1/logs.
+// (otel-collector/config.yaml: otlp_http/tempo, otlp_http/loki). It listens where the stack puts
+// them: Tempo's OTLP/HTTP traces path on tempo:4318/v1/traces and Loki's OTLP/HTTP push path on
+// loki:3100/otlp/v1/logs.
 //
-// Like Tempo's gRPC server (grpc-go's default, which Tempo 3.0.3's receiver keeps) it refuses a
-// message larger than 4 MiB, compressed or not, with RESOURCE_EXHAUSTED: the collector drops such a
-// batch without retrying, so a batch bound that is too loose loses spans here as it would there.
+// Like Tempo's OTLP/HTTP receiver (confighttp's default, which Tempo 3.0.3 keeps) it refuses a body
+// larger than 20 MiB, compressed or decompressed, with 400: the collector drops such a batch without
+// retrying, so a batch bound that is too loose loses spans here as it would there.
 //
 // Every span and log record received is appended, one JSON object a line, to
 // <dir>/spans.jsonl and <dir>/logs.jsonl with the time it arrived, so that a test can count what
@@ -18,11 +19,11 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
-/** grpc-go's default max receive message size, which Tempo's OTLP/gRPC receiver keeps. */
-export const TEMPO_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The largest OTLP/HTTP body Tempo 3.0.3 takes: confighttp's defaultMaxRequestBodySize
+ * (vendor/go.opentelemetry.io/collector/config/confighttp/server.go), on the wire and decompressed. */
+export const TEMPO_MAX_REQUEST_BYTES = 20 * 1024 * 1024;
 
 /** A span as received, reduced to what the tests count and compare. */
 export interface RecordedSpan {
@@ -145,54 +146,40 @@ export function logsOf(req: LogsRequest, at: number): RecordedLog[] {
 export interface RecorderOptions {
   /** Where spans.jsonl and logs.jsonl are appended (kept across restarts). */
   dir: string;
-  /** host:port of the OTLP/gRPC edge (Tempo's distributor). */
-  grpcAddress: string;
-  /** Host and port of the OTLP/HTTP edge (Loki's distributor). */
-  httpHost: string;
-  httpPort: number;
+  /** Host and port of the OTLP/HTTP edge of Tempo's distributor (traces at /v1/traces). */
+  tempoHost: string;
+  tempoPort: number;
+  /** Host and port of the OTLP/HTTP edge of Loki's distributor (logs at /otlp/v1/logs). */
+  lokiHost: string;
+  lokiPort: number;
 }
 
-/** Starts both edges; resolves once both listen. */
-export async function startRecorder(o: RecorderOptions): Promise<{ stop(): Promise<void> }> {
-  mkdirSync(o.dir, { recursive: true });
-  const append = (file: string, rows: object[]) => {
-    if (rows.length > 0) appendFileSync(join(o.dir, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  };
+/** Decompresses a gzip body, refusing one that inflates beyond the limit (a decompression bomb too). */
+function gunzipWithin(raw: Buffer, tooLarge: () => Error): Buffer {
+  try {
+    return gunzipSync(raw, { maxOutputLength: TEMPO_MAX_REQUEST_BYTES });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+    throw error;
+  }
+}
 
-  const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': TEMPO_MAX_MESSAGE_BYTES });
-  grpcServer.addService(
-    {
-      Export: {
-        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: () => Buffer.alloc(0),
-        requestDeserialize: (buf: Buffer) => types.traces.toObject(types.traces.decode(buf), { longs: String }) as TracesRequest,
-        // An empty ExportTraceServiceResponse: everything accepted.
-        responseSerialize: () => Buffer.alloc(0),
-        responseDeserialize: (buf: Buffer) => buf,
-      },
-    },
-    {
-      Export: (call: grpc.ServerUnaryCall<TracesRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        append('spans.jsonl', spansOf(call.request, Date.now()));
-        callback(null, {});
-      },
-    },
-  );
-  await new Promise<void>((resolve, reject) =>
-    grpcServer.bindAsync(o.grpcAddress, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
-  );
-
-  const http: HttpServer = createServer((req, res) => {
+/** One OTLP/HTTP edge: POST `path` with a protobuf body (gzip or not) is decoded and appended to
+ * `file`; GET /ready answers 200, as Tempo's and Loki's own readiness paths, for the stack's probe. */
+function otlpHttpEdge(path: string, record: (body: Buffer) => void): HttpServer {
+  return createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= TEMPO_MAX_REQUEST_BYTES) chunks.push(c);
+    });
     req.on('end', () => {
       if (req.method === 'GET' && req.url === '/ready') {
-        res.writeHead(200).end('ready'); // as Loki's own readiness path, for the stack's probe
+        res.writeHead(200).end('ready');
         return;
       }
-      if (req.method !== 'POST' || req.url !== '/otlp/v1/logs') {
+      if (req.method !== 'POST' || req.url !== path) {
         res.writeHead(404).end();
         return;
       }
@@ -200,24 +187,41 @@ export async function startRecorder(o: RecorderOptions): Promise<{ stop(): Promi
         // The collector's otlp_http exporter sends protobuf (its default encoding); JSON is refused
         // here so that a change of encoding is noticed rather than half-decoded.
         if (req.headers['content-type'] !== 'application/x-protobuf') throw new Error(`expected application/x-protobuf, got ${req.headers['content-type']}`);
+        const tooLarge = (n: number) => new Error(`request body ${n} bytes, over the ${TEMPO_MAX_REQUEST_BYTES}-byte limit`);
+        if (size > TEMPO_MAX_REQUEST_BYTES) throw tooLarge(size);
         const raw = Buffer.concat(chunks);
-        const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-        append('logs.jsonl', decodeLogs(body, Date.now()));
+        const body = req.headers['content-encoding'] === 'gzip' ? gunzipWithin(raw, () => tooLarge(size)) : raw;
+        record(body);
         res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       } catch (error) {
         res.writeHead(400, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : String(error));
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(o.httpPort, o.httpHost, resolve);
-  });
+}
 
+/** Starts both edges; resolves once both listen, with the ports they listen on (0 in the options: any free one). */
+export async function startRecorder(o: RecorderOptions): Promise<{ tempoPort: number; lokiPort: number; stop(): Promise<void> }> {
+  mkdirSync(o.dir, { recursive: true });
+  const append = (file: string, rows: object[]) => {
+    if (rows.length > 0) appendFileSync(join(o.dir, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  };
+  const edges = [
+    { server: otlpHttpEdge('/v1/traces', (body) => append('spans.jsonl', decodeSpans(body, Date.now()))), host: o.tempoHost, port: o.tempoPort },
+    { server: otlpHttpEdge('/otlp/v1/logs', (body) => append('logs.jsonl', decodeLogs(body, Date.now()))), host: o.lokiHost, port: o.lokiPort },
+  ];
+  for (const { server, host, port } of edges) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+  }
+  const portOf = (server: HttpServer) => (server.address() as { port: number }).port;
   return {
+    tempoPort: portOf(edges[0]!.server),
+    lokiPort: portOf(edges[1]!.server),
     stop: async () => {
-      await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const { server } of edges) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
@@ -243,11 +247,12 @@ async function main() {
   };
   const recorder = await startRecorder({
     dir: env('OTLP_RECORDER_DIR'),
-    grpcAddress: `${env('TEMPO_HOST')}:4317`,
-    httpHost: env('LOKI_HOST'),
-    httpPort: 3100,
+    tempoHost: env('TEMPO_HOST'),
+    tempoPort: 4318,
+    lokiHost: env('LOKI_HOST'),
+    lokiPort: 3100,
   });
-  console.log(`OTLP recorder (network edge of Tempo and Loki) listening on ${env('TEMPO_HOST')}:4317 (gRPC) and ${env('LOKI_HOST')}:3100 (HTTP)`);
+  console.log(`OTLP recorder (network edge of Tempo and Loki) listening on ${env('TEMPO_HOST')}:4318 and ${env('LOKI_HOST')}:3100 (OTLP/HTTP)`);
   // Every acknowledged export is already on disk (appendFileSync before the answer): exit at once,
   // and let an export in flight fail, as it would against a Tempo or Loki going down.
   const stop = () => process.exit(0);
