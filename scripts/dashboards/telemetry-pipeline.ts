@@ -111,7 +111,7 @@ export function telemetryPipeline(): dashboard.Dashboard {
   board.withPanel(
     timeSeries({
       title: 'Sent, by exporter',
-      description: 'Items per second each exporter delivered: otlp_grpc/tempo (spans), otlp_http/loki (log records), otlp_http/prometheus (metric points). Zero while its queue holds data: the backend is down.',
+      description: 'Items per second each exporter delivered: otlp_http/tempo (spans; otlp_grpc/tempo on Kubernetes), otlp_http/loki (log records), otlp_http/prometheus (metric points). Zero while its queue holds data: the backend is down.',
       queries: SIGNALS.map((s) =>
         prom(
           orZeroLike(

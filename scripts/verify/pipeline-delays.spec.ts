@@ -41,7 +41,7 @@ describe('normalDelays', () => {
   it('follows the configs when they change', () => {
     const s = sources();
     s.collector['receivers']['prometheus']['config']['scrape_configs'][0]['scrape_interval'] = '30s';
-    s.collector['exporters']['otlp_grpc/tempo']['sending_queue']['batch'] = { flush_timeout: '200ms' };
+    s.collector['exporters']['otlp_http/tempo']['sending_queue']['batch'] = { flush_timeout: '200ms' };
     s.compose['x-dice-api-env']['OTEL_BSP_SCHEDULE_DELAY'] = '2000';
     const d = normalDelays('compose', s);
     expect(d.metric.seconds).toBe(31);

@@ -80,7 +80,7 @@ export function normalDelays(stack: StackKind, s: Sources): Record<PipelineHop, 
   if (!scrape?.scrape_interval) throw new Error('otel-collector/config.yaml: the dice-api scrape job has no scrape_interval');
   const scrapeS = durationSeconds(scrape.scrape_interval);
   const toPrometheus = exporterFlush(s, 'otlp_http/prometheus');
-  const toTempo = exporterFlush(s, 'otlp_grpc/tempo');
+  const toTempo = exporterFlush(s, 'otlp_http/tempo');
   const toLoki = exporterFlush(s, 'otlp_http/loki');
   const spanFlush = durationSeconds(s.collector['connectors']?.['span_metrics']?.['metrics_flush_interval'] ?? '15s');
   const bsp = sdkDelay('OTEL_BSP_SCHEDULE_DELAY', stack, s);
@@ -99,7 +99,7 @@ export function normalDelays(stack: StackKind, s: Sources): Record<PipelineHop, 
     trace: {
       seconds: bsp.seconds + toTempo,
       because:
-        `the replicas' span batch ${bsp.from} + ${flush('otlp_grpc/tempo', toTempo)}; Tempo's live-store answers a trace ID from memory ` +
+        `the replicas' span batch ${bsp.from} + ${flush('otlp_http/tempo', toTempo)}; Tempo's live-store answers a trace ID from memory ` +
         `(query_end_cutoff in observability/tempo/tempo.yaml delays searches, not lookups by ID)`,
     },
     logs: {

@@ -144,7 +144,7 @@ export async function resolveTargets(options: VerifyOptions, root: string, env: 
     delete t.absent.tempo;
     delete t.absent.loki;
     const where = `the recorder's output in ${options.recorder} (is it running, and is that its OTLP_RECORDER_DIR?) and the collector's log`;
-    t.hints.trace = `the collector's otlp_grpc/tempo exporter delivers to the OTLP recorder standing in for Tempo: ${where}`;
+    t.hints.trace = `the collector's otlp_http/tempo exporter delivers to the OTLP recorder standing in for Tempo: ${where}`;
     t.hints.logs = `the collector's otlp_http/loki exporter delivers to the OTLP recorder standing in for Loki: ${where}`;
   } else if (options.stack === 'native') {
     const how = 'pass --recorder DIR to check what the collector delivers to the OTLP recorder in its place';

@@ -78,7 +78,7 @@ describe.skipIf(notNative !== '')(`npm run verify against the native stack${notN
     expect(row(stdout, 1)).toMatch(/\bOK\b/);
     expect(row(stdout, 4)).toMatch(/^ 4  trace at the recorder\s+MISSING .*the SERVER span of 0 of 2 traces in .*spans\.jsonl after waiting [\d.]+ s \(normally up to 2 s: .*OTEL_BSP_SCHEDULE_DELAY=1000/);
     expect(stdout).toMatch(/^verify: FAILED at hop 4 \(trace at the recorder\): MISSING/m);
-    expect(stdout).toMatch(/^ {2}check: the collector's otlp_grpc\/tempo exporter delivers to the OTLP recorder standing in for Tempo/m);
+    expect(stdout).toMatch(/^ {2}check: the collector's otlp_http\/tempo exporter delivers to the OTLP recorder standing in for Tempo/m);
     expect(stdout).toMatch(/^normal delays of this stack, from its configs:$/m);
     expect(code).toBe(1);
   });

@@ -43,7 +43,7 @@ const NOT_YET_QUEUED_MS = 500;
  * under way. At RATE req/s.
  */
 const UNFLUSHED_BOUND = Math.ceil((RATE * 2 * FLUSH_MS) / 1000);
-const EXPORTERS = ['otlp_http/prometheus', 'otlp_grpc/tempo', 'otlp_http/loki'] as const;
+const EXPORTERS = ['otlp_http/prometheus', 'otlp_http/tempo', 'otlp_http/loki'] as const;
 
 const queueSizes = (collector: Series[]) =>
   Object.fromEntries(EXPORTERS.map((e) => [e, sumOf(collector, 'otelcol_exporter_queue_size', { exporter: e })])) as Record<(typeof EXPORTERS)[number], number>;

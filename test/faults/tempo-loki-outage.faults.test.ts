@@ -16,7 +16,7 @@ const control = controlOf(f);
 const RATE = 50;
 const OUTAGE_MS = 90_000;
 const PATHS = ['/roll?dice=2&sides=6', '/', '/roll?dice=5&sides=20'];
-const EDGE_EXPORTERS = ['otlp_grpc/tempo', 'otlp_http/loki'] as const;
+const EDGE_EXPORTERS = ['otlp_http/tempo', 'otlp_http/loki'] as const;
 
 describe('Tempo and Loki (their network edge) down for 90 s under load', () => {
   it("every request's SERVER span and access-log record is delivered after recovery, by trace ID", { timeout: 6 * 60_000 }, async () => {
@@ -35,7 +35,7 @@ describe('Tempo and Loki (their network edge) down for 90 s under load', () => {
         for (const e of EDGE_EXPORTERS) peak[e] = Math.max(peak[e] ?? 0, sumOf(collector, 'otelcol_exporter_queue_size', { exporter: e }));
       }
       const collectorAtEnd = await scrape(f.endpoints.collectorMetrics);
-      const refused = EDGE_EXPORTERS.map((e) => sumOf(collectorAtEnd, e === 'otlp_grpc/tempo' ? 'otelcol_exporter_enqueue_failed_spans' : 'otelcol_exporter_enqueue_failed_log_records', { exporter: e }));
+      const refused = EDGE_EXPORTERS.map((e) => sumOf(collectorAtEnd, e === 'otlp_http/tempo' ? 'otelcol_exporter_enqueue_failed_spans' : 'otelcol_exporter_enqueue_failed_log_records', { exporter: e }));
       const sentInOutage = load.samples.filter((s) => s.at >= stoppedAt).length;
       const backlog = load.samples.filter((s) => s.at >= stoppedAt);
       const startRequested = Date.now();
@@ -65,7 +65,7 @@ describe('Tempo and Loki (their network edge) down for 90 s under load', () => {
 
       expect(failed, 'requests failed while Tempo and Loki were unreachable').toEqual([]);
       expect(arrivedInOutage, 'spans and log records received while the edge was down').toBe(0);
-      expect(peak['otlp_grpc/tempo'], 'traces queued while Tempo was unreachable').toBeGreaterThan(0);
+      expect(peak['otlp_http/tempo'], 'traces queued while Tempo was unreachable').toBeGreaterThan(0);
       expect(peak['otlp_http/loki'], 'logs queued while Loki was unreachable').toBeGreaterThan(0);
       expect(refused, 'spans and log records the queues refused').toEqual([0, 0]);
     } finally {
