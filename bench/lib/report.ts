@@ -52,8 +52,9 @@ const NEXT_STEPS: Record<string, string> = {
   '@opentelemetry/winston-transport':
     'Converts each winston record into an OTLP log record. Next: as for sdk-logs.',
   'V8 garbage collector':
-    'Spans and log records live until their batch is exported, long enough to be promoted. `--min-semi-space-size=16` was tried ' +
-    '("What each change did") and was within the noise.',
+    'Spans and log records live until their batch is exported, long enough to be promoted. In a memory cgroup V8 caps a semi-space ' +
+    'at 1 MiB; the image\'s `--max-semi-space-size=16` (apps/dice-api/Dockerfile says what it measured) lets most of them die young. ' +
+    'Next: the old-space collections that remain.',
 };
 
 /** Metrics whose series are made by requests: their growth is what cardinality is about. */
@@ -256,20 +257,26 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
             `${fixed(med(rounds(rootSat, 'instrumented'), (r) => r.cpuSecondsPer1k) * 1000, 0)} ms.`,
       ),
     });
-    const worst = (v: string) => Math.max(...rounds(rollHigh, v).map((x) => x.p99Ms));
-    const hi = worst('instrumented');
-    verdicts.push({
-      goal: `p99 at ${int(s.highRate)} req/s under 10 ms in every round, instrumented`,
-      measured: `worst round ${fixed(hi, 2)} ms, median ${fixed(p99(rollHigh, 'instrumented'), 2)} ms (uninstrumented: worst ${fixed(worst('uninstrumented'), 2)}, median ${fixed(p99(rollHigh, 'uninstrumented'), 2)} ms)`,
-      verdict: missed(judge(quick, hi, 10, false, ' ms', (x) => x.toFixed(2)), tail),
-    });
+    // The issue's goal: under 10 ms at both fixed rates, in every round.
+    for (const [c, rate] of [
+      [rollMod, s.moderateRate],
+      [rollHigh, s.highRate],
+    ] as const) {
+      const worst = (v: string) => Math.max(...rounds(c, v).map((x) => x.p99Ms));
+      const hi = worst('instrumented');
+      verdicts.push({
+        goal: `p99 at ${int(rate)} req/s under 10 ms in every round, instrumented`,
+        measured: `worst round ${fixed(hi, 2)} ms, median ${fixed(p99(c, 'instrumented'), 2)} ms (uninstrumented: worst ${fixed(worst('uninstrumented'), 2)}, median ${fixed(p99(c, 'uninstrumented'), 2)} ms)`,
+        verdict: missed(judge(quick, hi, 10, false, ' ms', (x) => x.toFixed(2)), tail),
+      });
+    }
   }
   const blocks = prof?.longTasks?.['instrumented'];
   if (blocks) {
     verdicts.push({
-      goal: `No event-loop block ≥ 20 ms at ${blocks.rate} req/s, instrumented`,
+      goal: `No event-loop block ≥ 10 ms at ${blocks.rate} req/s, instrumented`,
       measured: `longest ${fixed(blocks.maxMs, 0)} ms under the profiler; ${blocks.count} blocks ≥ ${blocks.minMs} ms in ${fixed(blocks.wallMs / 1000, 0)} s (uninstrumented: longest ${fixed(prof?.longTasks?.['uninstrumented']?.maxMs ?? NaN, 0)} ms)`,
-      verdict: missed(judge(quick, blocks.maxMs, 20, false, ' ms', (x) => x.toFixed(0)), tail ? 'See the p99 row.' : ''),
+      verdict: missed(judge(quick, blocks.maxMs, 10, false, ' ms', (x) => x.toFixed(0)), tail ? 'See the p99 rows.' : ''),
     });
   }
   if (results.freshness) {
@@ -319,6 +326,22 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     });
   }
   const hasPeers = rounds(rollSat, 'zero-code').length > 0 && rounds(rollSat, 'http-only').length > 0;
+  // Why ours is not cheaper than a peer, from the price list of the same rounds: the span path is
+  // paid by both; what ours adds on top of it is the rest of the list.
+  const peerWhy = (peer: string): string => {
+    const list = priceList(rollSat);
+    const cpuUs = (v: string) => med(rounds(rollSat, v), (x) => x.cpuSecondsPer1k) * 1000;
+    if (!list) return '';
+    const [app, traces, ...ourExtras] = list.rows;
+    const shared = app!.us + traces!.us;
+    const oursExtra = ourExtras.reduce((sum, r) => sum + r.us, 0);
+    return (
+      `Per request ours spends ${fixed(cpuUs('instrumented'), 0)} µs of CPU, the peer ${fixed(cpuUs(peer), 0)} µs. Both pay the app and the span path ` +
+      `(the price list's first two rows, ${fixed(shared, 0)} µs); on top of that ours pays ${fixed(oursExtra, 0)} µs ` +
+      `(${ourExtras.map((r) => `${r.signal.replace(/^\+ /, '')} ${r.us >= 0 ? '+' : '−'}${fixed(Math.abs(r.us), 0)}`).join(', ')}), ` +
+      `the peer ${fixed(cpuUs(peer) - shared, 0)} µs (what it loads: "The peers" below).`
+    );
+  };
   if (hasPeers) {
     const ours = rps(rollSat, 'instrumented');
     const zero = rps(rollSat, 'zero-code');
@@ -328,12 +351,12 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     verdicts.push({
       goal: "Ours, all three signals, ≥ 2x the requests/s of OpenTelemetry's zero-code default (`GET /roll`, saturation, one pinned core each)",
       measured: `${(ours / zero).toFixed(2)}x (${int(ours)} vs ${int(zero)} req/s)${exported}`,
-      verdict: judge(quick, ours / zero, 2, true, 'x', (x) => x.toFixed(2)),
+      verdict: missed(judge(quick, ours / zero, 2, true, 'x', (x) => x.toFixed(2)), peerWhy('zero-code')),
     });
     verdicts.push({
       goal: 'Ours, all three signals, ≥ the requests/s of our set-up with the HTTP instrumentation only',
       measured: `${(ours / http).toFixed(2)}x (${int(ours)} vs ${int(http)} req/s)`,
-      verdict: judge(quick, ours / http, 1, true, 'x', (x) => x.toFixed(2)),
+      verdict: missed(judge(quick, ours / http, 1, true, 'x', (x) => x.toFixed(2)), peerWhy('http-only')),
     });
   }
   const soak = results.soak;
@@ -401,8 +424,8 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
       '',
       'The same app, the same build, in the same rounds as the price list:',
       '',
-      '- **zero-code**: `node --max-old-space-size=160 --require @opentelemetry/auto-instrumentations-node/register dist/apps/dice-api/src/main.js` ' +
-        '(the image\'s Node flags, no `--import` of ours), with `OTEL_SERVICE_NAME` and `OTEL_EXPORTER_OTLP_ENDPOINT` (the same collector) as its only OTEL_* settings. ' +
+      '- **zero-code**: `node --require @opentelemetry/auto-instrumentations-node/register dist/apps/dice-api/src/main.js` ' +
+        'with the image\'s Node flags (the CMD of apps/dice-api/Dockerfile) and no `--import` of ours, with `OTEL_SERVICE_NAME` and `OTEL_EXPORTER_OTLP_ENDPOINT` (the same collector) as its only OTEL_* settings. ' +
         'auto-instrumentations-node 0.82.0\'s `register` starts a NodeSDK with every instrumentation it ships except `fs` and `host-metrics` (here: http, ' +
         'nestjs-core with two spans per request, winston, runtime-node, undici, net, dns, among others that find nothing to patch), every resource detector ' +
         '(cloud ones included), and all three signals on OTLP/HTTP protobuf: traces and log records batched, metrics pushed every 60 s. This stack\'s collector ' +
