@@ -246,7 +246,9 @@ async function main() {
 
   log(`starting the native stack on ${SUBNET}.0/24`);
   const t = Date.now();
-  stack = await startStack({ traffic: false, build: true, log: (line) => log(`  stack: ${line.trim()}`) });
+  // The edge sink answers for Tempo and Loki, which cannot run here: without it the collector's
+  // queues toward them fill and it refuses the app's exports, which then cost what failing costs.
+  stack = await startStack({ traffic: false, build: true, edgeSink: true, log: (line) => log(`  stack: ${line.trim()}`) });
   log(`native stack up in ${((Date.now() - t) / 1000).toFixed(1)} s (runs in ${stack.runDir})`);
   const handle = { runDir: stack.runDir, endpoints };
   const pinStack = (cpus: string) => {

@@ -5,7 +5,7 @@
 // With SINK_DECODE=1 they also decode spans and log records (test/support/otlp-recorder.ts's
 // decoders, and a metrics subset below) to count items and series: the "shape" phase does, at a
 // low rate.
-//   TEMPO_ADDR=127.0.7.40 LOKI_ADDR=127.0.7.41 PROM_ADDR=127.0.7.30 CONTROL=127.0.7.60:7000 node bench/collector/sink.ts
+//   TEMPO_ADDR=127.0.7.40 LOKI_ADDR=127.0.7.41 [PROM_ADDR=127.0.7.30] CONTROL=127.0.7.60:7000 node bench/collector/sink.ts
 // GET http://$CONTROL/stats answers the counters as JSON.
 import { createServer, type IncomingMessage } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -100,7 +100,9 @@ function otlpHttp(host: string, port: number, routes: Record<string, 'traces' | 
 const [controlHost, controlPort] = (process.env.CONTROL ?? '127.0.7.60:7000').split(':');
 await otlpHttp(process.env.TEMPO_ADDR!, 4318, { '/v1/traces': 'traces' });
 await otlpHttp(process.env.LOKI_ADDR!, 3100, { '/otlp/v1/logs': 'logs' });
-await otlpHttp(process.env.PROM_ADDR!, 9090, { '/api/v1/otlp/v1/metrics': 'metrics' });
+// Without PROM_ADDR (the benchmark's native stack, scripts/native/stack.ts edgeSink), the real
+// Prometheus takes the metrics.
+if (process.env.PROM_ADDR) await otlpHttp(process.env.PROM_ADDR, 9090, { '/api/v1/otlp/v1/metrics': 'metrics' });
 // GET /stats: the counters; POST /decode?on=0|1: stop or start decoding (and forget the series).
 createServer((req, res) => {
   if (req.method === 'POST' && req.url?.startsWith('/decode')) {

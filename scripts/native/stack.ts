@@ -65,6 +65,13 @@ export interface StackOptions {
    * fault suites can check what the collector delivers there. Off for `npm run stack`.
    */
   otlpRecorder?: boolean;
+  /**
+   * Run bench/collector/sink.ts at tempo:4318 and loki:3100 as the service `edge-sink`: a counting
+   * stand-in for the network edge of Tempo and Loki that answers every export at once and decodes
+   * nothing (the benchmark's stack: with no edge at all, the collector's queues fill within minutes
+   * and it refuses what the app exports). Not with otlpRecorder, which listens there too.
+   */
+  edgeSink?: boolean;
 }
 
 export interface Endpoints {
@@ -257,6 +264,18 @@ function otlpRecorderService(runDir: string): ServiceSpec {
   };
 }
 
+/** The counting stand-in for Tempo's and Loki's network edge (StackOptions.edgeSink). */
+function edgeSinkService(): ServiceSpec {
+  const control = `${HOSTS.tempo}:7000`;
+  return {
+    name: 'edge-sink',
+    command: process.execPath,
+    args: [join(ROOT, 'bench/collector/sink.ts')],
+    env: { TEMPO_ADDR: HOSTS.tempo, LOKI_ADDR: HOSTS.loki, CONTROL: control },
+    ready: `http://${control}/stats`,
+  };
+}
+
 async function waitUntilReady(url: string, name: string, child: ChildProcess, logFile: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -345,7 +364,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const bin = binaries(options.build ?? false, log);
   const specs = services(bin, runDir, options.traffic ?? false);
   // Before the collector, so that its first exports find the edge up.
+  if (options.otlpRecorder && options.edgeSink) throw new Error('otlpRecorder and edgeSink both listen at tempo and loki: choose one');
   if (options.otlpRecorder) specs.unshift(otlpRecorderService(runDir));
+  if (options.edgeSink) specs.unshift(edgeSinkService());
   const running = new Map<string, { spec: ServiceSpec; child: ChildProcess }>();
   const logOf = (name: string) => join(runDir, 'logs', `${name}.log`);
 
