@@ -326,10 +326,12 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
     });
   }
   const hasPeers = rounds(rollSat, 'zero-code').length > 0 && rounds(rollSat, 'http-only').length > 0;
+  // The price list of roll-saturation: its own section below, and the peers' verdicts here.
+  const price = priceList(rollSat);
   // Why ours is not cheaper than a peer, from the price list of the same rounds: the span path is
   // paid by both; what ours adds on top of it is the rest of the list.
   const peerWhy = (peer: string): string => {
-    const list = priceList(rollSat);
+    const list = price;
     const cpuUs = (v: string) => med(rounds(rollSat, v), (x) => x.cpuSecondsPer1k) * 1000;
     if (!list) return '';
     const [app, traces, ...ourExtras] = list.rows;
@@ -386,7 +388,6 @@ export function renderReport(results: Results, options: ReportOptions = {}): str
   }
 
   // ---------------------------------------------------------------- the price list, first after the goals
-  const price = priceList(rollSat);
   if (price) {
     p(
       '## What each signal costs',
